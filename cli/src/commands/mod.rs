@@ -1,0 +1,15 @@
+//! One file per subcommand.
+
+pub mod config;
+pub mod db;
+pub mod serve;
+pub mod token;
+pub mod user;
+
+use kohaku::config::Config;
+use kohaku::Hub;
+
+/// Open the hub the configuration names (same data as `serve`).
+pub fn open_hub(cfg: Config) -> anyhow::Result<Hub> {
+    Ok(Hub::open(cfg)?)
+}

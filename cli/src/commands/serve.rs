@@ -1,0 +1,59 @@
+//! `kohaku serve`
+
+use anyhow::Context;
+use kohaku::config::Config;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address to listen on (also KOHAKU_HUB_LISTEN); default 127.0.0.1:28080.
+    #[arg(long)]
+    pub listen: Option<String>,
+}
+
+pub fn run(cfg: Config) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listen = cfg.listen;
+        let data_dir = cfg.data_dir.clone();
+        let hub = tokio::task::spawn_blocking(move || kohaku::Hub::open(cfg)).await??;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(
+            "kohaku {} listening on http://{addr} (public URL {}), data in {}",
+            env!("CARGO_PKG_VERSION"),
+            hub.config.base_url,
+            std::fs::canonicalize(&data_dir)
+                .unwrap_or(data_dir)
+                .display()
+        );
+        kohaku_daemon::serve(hub, listener, shutdown_signal()).await?;
+        tracing::info!("shut down cleanly");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

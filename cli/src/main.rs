@@ -1,0 +1,90 @@
+//! `kohaku`: the hub daemon and its administration commands, over one configuration.
+
+mod commands;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use kohaku::config::{Config, Overrides};
+
+/// Self-hosted model and dataset hub, compatible with huggingface_hub, git and git-lfs.
+#[derive(Parser)]
+#[command(name = "kohaku", version, about)]
+struct Cli {
+    /// YAML configuration file (also KOHAKU_HUB_CONFIG).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Data directory: SQLite file and local storage (also KOHAKU_HUB_DATA_DIR).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or a file path (also KOHAKU_HUB_DATABASE_URL).
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the hub daemon.
+    Serve(commands::serve::Args),
+    /// Inspect the effective configuration.
+    #[command(subcommand)]
+    Config(commands::config::Cmd),
+    /// Manage users.
+    #[command(subcommand)]
+    User(commands::user::Cmd),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(commands::token::Cmd),
+    /// Database maintenance.
+    #[command(subcommand)]
+    Db(commands::db::Cmd),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let mut ov = Overrides {
+        config_file: cli.config.clone(),
+        values: vec![],
+    };
+    if let Some(d) = &cli.data_dir {
+        ov.values.push(("data_dir", d.display().to_string()));
+    }
+    if let Some(u) = &cli.database_url {
+        ov.values.push(("database_url", u.clone()));
+    }
+    if let Command::Serve(a) = &cli.command {
+        if let Some(l) = &a.listen {
+            ov.values.push(("listen", l.clone()));
+        }
+    }
+    let result = Config::load(&ov)
+        .map_err(anyhow::Error::from)
+        .and_then(|cfg| {
+            init_logging(&cfg);
+            match cli.command {
+                Command::Serve(_) => commands::serve::run(cfg),
+                Command::Config(c) => commands::config::run(cfg, c),
+                Command::User(c) => commands::user::run(cfg, c),
+                Command::Token(c) => commands::token::run(cfg, c),
+                Command::Db(c) => commands::db::run(cfg, c),
+            }
+        });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

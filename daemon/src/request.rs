@@ -1,0 +1,166 @@
+//! Request helpers: raw path segments, repeated query keys, bounded bodies.
+
+use axum::body::Body;
+use futures_util::TryStreamExt;
+use kohaku::{Error, Result};
+use percent_encoding::percent_decode_str;
+use tokio_util::io::StreamReader;
+
+/// Percent-decode one raw path segment (so `refs%2Fpr%2F1` stays one segment).
+pub fn decode_segment(raw: &str) -> Result<String> {
+    percent_decode_str(raw)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| Error::bad_request("Path is not valid UTF-8"))
+}
+
+/// The raw path split into decoded segments (empty segments dropped except the last).
+pub fn segments(path: &str) -> Result<Vec<String>> {
+    path.trim_start_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(decode_segment)
+        .collect()
+}
+
+/// Query string parsed keeping repeated keys in order.
+#[derive(Debug, Default, Clone)]
+pub struct Query(pub Vec<(String, String)>);
+
+impl Query {
+    pub fn parse(q: Option<&str>) -> Query {
+        let Some(q) = q else { return Query::default() };
+        Query(
+            q.split('&')
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                    let dec = |s: &str| {
+                        percent_decode_str(&s.replace('+', " "))
+                            .decode_utf8_lossy()
+                            .into_owned()
+                    };
+                    (dec(k), dec(v))
+                })
+                .collect(),
+        )
+    }
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+    pub fn flag(&self, key: &str) -> bool {
+        matches!(self.get(key), Some("1" | "true" | "True" | ""))
+    }
+    pub fn u64(&self, key: &str) -> Result<Option<u64>> {
+        match self.get(key) {
+            None | Some("") => Ok(None),
+            Some(v) => v
+                .parse()
+                .map(Some)
+                .map_err(|_| Error::bad_request(format!("Invalid value for '{key}': {v}"))),
+        }
+    }
+    /// Encode back, replacing/adding `key=value` (for `Link` next URLs).
+    pub fn with(&self, key: &str, value: &str) -> String {
+        let enc = |s: &str| {
+            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+        };
+        let mut parts: Vec<String> = self
+            .0
+            .iter()
+            .filter(|(k, _)| k != key)
+            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+            .collect();
+        parts.push(format!("{}={}", enc(key), enc(value)));
+        parts.join("&")
+    }
+}
+
+/// Whole body, refusing more than `max` bytes with 413.
+pub async fn read_body(body: Body, max: usize) -> Result<bytes::Bytes> {
+    axum::body::to_bytes(body, max).await.map_err(|e| {
+        Error::PayloadTooLarge(format!(
+            "Request body too large or unreadable (limit {max} bytes): {e}"
+        ))
+    })
+}
+
+/// Parse a JSON body of at most `max` bytes.
+pub async fn read_json<T: serde::de::DeserializeOwned>(body: Body, max: usize) -> Result<T> {
+    let bytes = read_body(body, max).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Error::bad_request(format!("Invalid JSON body: {e}")))
+}
+
+/// The body as an `AsyncRead`, for streaming.
+pub fn body_reader(body: Body) -> impl tokio::io::AsyncBufRead + Unpin + Send {
+    StreamReader::new(body.into_data_stream().map_err(std::io::Error::other))
+}
+
+/// Bound a streamed body to `max` bytes: beyond it the read fails (and the request with it).
+pub fn limited_reader<R: tokio::io::AsyncBufRead + Unpin>(r: R, max: u64) -> LimitedReader<R> {
+    LimitedReader {
+        inner: r,
+        left: max,
+    }
+}
+
+/// See [`limited_reader`].
+pub struct LimitedReader<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: tokio::io::AsyncBufRead + Unpin> tokio::io::AsyncRead for LimitedReader<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let std::task::Poll::Ready(Ok(())) = &r {
+            let n = (buf.filled().len() - before) as u64;
+            if n > self.left {
+                return std::task::Poll::Ready(Err(std::io::Error::other(
+                    "request body too large",
+                )));
+            }
+            self.left -= n;
+        }
+        r
+    }
+}
+
+impl<R: tokio::io::AsyncBufRead + Unpin> tokio::io::AsyncBufRead for LimitedReader<R> {
+    fn poll_fill_buf(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<&[u8]>> {
+        let this = self.get_mut();
+        let left = this.left;
+        match std::pin::Pin::new(&mut this.inner).poll_fill_buf(cx) {
+            std::task::Poll::Ready(Ok(b))
+                if b.len() as u64 > left && left == 0 && !b.is_empty() =>
+            {
+                std::task::Poll::Ready(Err(std::io::Error::other("request body too large")))
+            }
+            other => other,
+        }
+    }
+    fn consume(self: std::pin::Pin<&mut Self>, amt: usize) {
+        let this = self.get_mut();
+        this.left = this.left.saturating_sub(amt as u64);
+        std::pin::Pin::new(&mut this.inner).consume(amt);
+    }
+}

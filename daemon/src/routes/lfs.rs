@@ -1,0 +1,154 @@
+//! Git LFS: the batch API on repo paths, and the self-signed transfer URLs under `/api/lfs/`.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use kohaku::lfs::{self, BatchRequest, CompletePart, Operation, Signer};
+use kohaku::perms::Access;
+use kohaku::storage::lfs_key;
+use kohaku::Error;
+use serde::Deserialize;
+use serde_json::json;
+use tokio_util::io::ReaderStream;
+
+use super::shapes::load_repo;
+use super::{Ctx, RepoRef};
+use crate::auth;
+use crate::error::{header_safe, ApiResult};
+use crate::request::{body_reader, read_json};
+
+const LFS_JSON: &str = "application/vnd.git-lfs+json";
+
+fn lfs_json(status: StatusCode, v: serde_json::Value) -> Response {
+    let mut r = (status, axum::Json(v)).into_response();
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static(LFS_JSON));
+    r
+}
+
+/// `POST /{id}.git/info/lfs/objects/batch`
+pub async fn batch(ctx: Ctx, id: RepoRef) -> ApiResult<Response> {
+    let hub = ctx.hub.clone();
+    let caller = auth::caller(&hub, &ctx.headers).await?;
+    let req: BatchRequest = read_json(ctx.body, 16 << 20).await?;
+    let need = match req.operation {
+        Operation::Upload => Access::Write,
+        Operation::Download => Access::Read,
+    };
+    if need == Access::Write && caller.is_none() {
+        return Err(Error::Unauthorized("Authentication required to upload".into()).into());
+    }
+    let (repo, _) = load_repo(&hub, caller.as_ref(), &id, need).await?;
+    let resp = lfs::batch(&hub, caller.as_ref(), &repo, req).await?;
+    let v = serde_json::to_value(resp).map_err(Error::internal)?;
+    Ok(lfs_json(StatusCode::OK, v))
+}
+
+/// `POST /{id}.git/info/lfs/locks/verify`: this hub has no locks; say so, so pushes proceed.
+pub async fn locks_verify(ctx: Ctx, id: RepoRef) -> ApiResult<Response> {
+    let caller = auth::required(&ctx.hub, &ctx.headers).await?;
+    load_repo(&ctx.hub, Some(&caller), &id, Access::Write).await?;
+    Ok(lfs_json(StatusCode::OK, json!({"ours": [], "theirs": []})))
+}
+
+fn sig_params(ctx: &Ctx) -> Result<(i64, String), Error> {
+    let exp = ctx
+        .query
+        .get("exp")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| Error::Forbidden("Missing URL signature".into()))?;
+    let sig = ctx
+        .query
+        .get("sig")
+        .ok_or_else(|| Error::Forbidden("Missing URL signature".into()))?;
+    Ok((exp, sig.to_string()))
+}
+
+#[derive(Deserialize)]
+struct CompleteBody {
+    oid: String,
+    parts: Vec<CompletePart>,
+}
+
+#[derive(Deserialize)]
+struct VerifyBody {
+    oid: String,
+    size: u64,
+}
+
+/// `/api/lfs/...`: transfers authorised by the URL's own signature (no Authorization header).
+pub async fn signed(ctx: Ctx, rest: &[&str]) -> ApiResult<Response> {
+    let hub = ctx.hub.clone();
+    let signer = Signer::new(&hub.signing_key);
+    let (exp, sig) = sig_params(&ctx)?;
+    let m = ctx.method.clone();
+    match (rest, m) {
+        (["upload", oid], Method::PUT) => {
+            let size = ctx.query.get("size").unwrap_or("");
+            let user = ctx.query.get("user").unwrap_or("");
+            signer.verify("upload", &[oid, size, user], exp, &sig)?;
+            let size: u64 = size.parse().map_err(|_| Error::bad_request("bad size"))?;
+            let user: i64 = user.parse().map_err(|_| Error::bad_request("bad user"))?;
+            lfs::receive_object(&hub, oid, size, user, body_reader(ctx.body)).await?;
+            Ok(StatusCode::OK.into_response())
+        }
+        (["multipart", upload_id, n], Method::PUT) => {
+            signer.verify("multipart", &[upload_id], exp, &sig)?;
+            let n: u64 = n
+                .parse()
+                .map_err(|_| Error::bad_request("bad part number"))?;
+            let etag = lfs::receive_part(&hub, upload_id, n, body_reader(ctx.body)).await?;
+            let mut h = HeaderMap::new();
+            h.insert("etag", header_safe(&etag));
+            Ok((StatusCode::OK, h).into_response())
+        }
+        (["multipart", upload_id], Method::POST) => {
+            signer.verify("multipart", &[upload_id], exp, &sig)?;
+            let body: CompleteBody = read_json(ctx.body, 4 << 20).await?;
+            lfs::complete_multipart(&hub, upload_id, &body.oid.to_ascii_lowercase(), &body.parts)
+                .await?;
+            Ok(lfs_json(StatusCode::OK, json!({"success": true})))
+        }
+        (["verify", oid], Method::POST) => {
+            let size = ctx.query.get("size").unwrap_or("");
+            signer.verify("verify", &[oid, size], exp, &sig)?;
+            let body: VerifyBody = read_json(ctx.body, 1 << 20).await?;
+            if body.oid != *oid || body.size.to_string() != size {
+                return Err(
+                    Error::bad_request("Verify body does not match the signed object").into(),
+                );
+            }
+            let o = oid.to_string();
+            let stored = hub.db.call(move |c| lfs::stored_size(c, &o)).await?;
+            match stored {
+                Some(s) if s == body.size => Ok(lfs_json(StatusCode::OK, json!({"success": true}))),
+                Some(s) => Err(Error::bad_request(format!(
+                    "Stored object has size {s}, not {}",
+                    body.size
+                ))
+                .into()),
+                None => Err(Error::EntryNotFound(format!("Object {oid} was not uploaded")).into()),
+            }
+        }
+        (["objects", oid], Method::GET) => {
+            let repo = ctx.query.get("repo").unwrap_or("");
+            signer.verify("download", &[oid, repo], exp, &sig)?;
+            let Some(obj) = hub.storage.open_range(&lfs_key(oid), 0, u64::MAX).await? else {
+                return Err(Error::Gone(format!("LFS object {oid} is no longer stored")).into());
+            };
+            let mut h = HeaderMap::new();
+            h.insert("content-length", header_safe(&obj.total_size.to_string()));
+            h.insert(
+                "content-type",
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            Ok((
+                StatusCode::OK,
+                h,
+                Body::from_stream(ReaderStream::with_capacity(obj.reader, 256 * 1024)),
+            )
+                .into_response())
+        }
+        _ => Err(Error::EntryNotFound("Not found".into()).into()),
+    }
+}

@@ -1,0 +1,89 @@
+//! Small endpoints: health, version, root, whoami, README metadata validation.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use kohaku::Hub;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth;
+use crate::error::ApiResult;
+use crate::request::read_json;
+
+pub async fn health(State(hub): State<Hub>) -> ApiResult<Response> {
+    hub.db
+        .call(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+        .await?;
+    Ok(axum::Json(json!({"status": "ok"})).into_response())
+}
+
+pub async fn version() -> Response {
+    axum::Json(json!({
+        "api": "kohaku",
+        "version": env!("CARGO_PKG_VERSION"),
+        "compatible_with": "huggingface_hub",
+    }))
+    .into_response()
+}
+
+pub async fn root(State(hub): State<Hub>) -> Response {
+    axum::Json(json!({
+        "name": "kohaku",
+        "version": env!("CARGO_PKG_VERSION"),
+        "description": "Self-hosted model and dataset hub compatible with huggingface_hub",
+        "endpoint": hub.config.base_url,
+        "usage": format!("export HF_ENDPOINT={}", hub.config.base_url),
+    }))
+    .into_response()
+}
+
+pub async fn whoami(State(hub): State<Hub>, headers: HeaderMap) -> ApiResult<Response> {
+    let caller = auth::required(&hub, &headers).await?;
+    let u = &caller.user;
+    let mut auth_info = json!({"type": "access_token"});
+    if let Some(t) = &caller.token {
+        auth_info["accessToken"] =
+            json!({"displayName": t.name, "role": t.role.as_str(), "createdAt": t.created_at});
+    }
+    Ok(axum::Json(json!({
+        "type": "user",
+        "id": format!("{:024x}", u.id),
+        "name": u.username,
+        "fullname": u.full_name.clone().unwrap_or_else(|| u.username.clone()),
+        "email": u.email,
+        "emailVerified": true,
+        "isPro": false,
+        "canPay": false,
+        "isAdmin": u.is_admin,
+        "avatarUrl": hub.url(&format!("/api/users/{}/avatar", u.username)),
+        "orgs": [],
+        "auth": auth_info,
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ValidateYaml {
+    content: String,
+    #[allow(dead_code)]
+    repo_type: Option<String>,
+}
+
+pub async fn validate_yaml(body: Body) -> ApiResult<Response> {
+    let req: ValidateYaml = read_json(body, 10 << 20).await?;
+    let v = kohaku::card::validate(&req.content);
+    let status = if v.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let msgs = |xs: &[String]| xs.iter().map(|m| json!({"message": m})).collect::<Vec<_>>();
+    Ok((
+        status,
+        axum::Json(json!({"errors": msgs(&v.errors), "warnings": msgs(&v.warnings)})),
+    )
+        .into_response())
+}

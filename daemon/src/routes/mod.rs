@@ -1,0 +1,193 @@
+//! Routing on the raw path. The HF client percent-encodes revisions and tree paths
+//! (`refs%2Fpr%2F1`), so repo-scoped routes are matched segment by segment here rather than
+//! by a router that decodes first.
+
+mod commit;
+mod files;
+mod lfs;
+mod misc;
+mod refs;
+mod repo_admin;
+mod repo_info;
+mod resolve;
+pub mod shapes;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use kohaku::names::RepoType;
+use kohaku::{Error, Hub};
+
+use crate::error::{ApiError, ApiResult};
+use crate::request::{segments, Query};
+
+/// What every handler gets.
+pub struct Ctx {
+    pub hub: Hub,
+    pub method: Method,
+    pub headers: HeaderMap,
+    pub query: Query,
+    pub body: Body,
+    /// Raw path, for redirects and `Link` URLs.
+    pub path: String,
+    /// Raw query string, for redirects.
+    pub raw_query: Option<String>,
+}
+
+/// All routes of the hub.
+pub fn router(hub: Hub) -> Router {
+    Router::new()
+        .route("/health", get(misc::health))
+        .route("/api/version", get(misc::version))
+        .route("/", get(misc::root))
+        .route("/api/whoami-v2", get(misc::whoami))
+        .route("/api/validate-yaml", post(misc::validate_yaml))
+        .route("/api/repos/create", post(repo_admin::create))
+        .route(
+            "/api/repos/delete",
+            axum::routing::delete(repo_admin::delete),
+        )
+        .route("/api/repos/move", post(repo_admin::move_repo))
+        .fallback(dispatch)
+        .with_state(hub)
+}
+
+async fn dispatch(State(hub): State<Hub>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let ctx = Ctx {
+        hub,
+        method: parts.method,
+        headers: parts.headers,
+        query: Query::parse(parts.uri.query()),
+        body,
+        path: parts.uri.path().to_string(),
+        raw_query: parts.uri.query().map(str::to_string),
+    };
+    match route(ctx).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn not_found() -> ApiError {
+    ApiError(Error::EntryNotFound("Not found".into()))
+}
+
+fn method_not_allowed() -> ApiError {
+    ApiError(Error::BadRequest("Method not allowed on this path".into()))
+}
+
+async fn route(ctx: Ctx) -> ApiResult<Response> {
+    let segs = segments(&ctx.path)?;
+    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+    match s.as_slice() {
+        ["api", "lfs", rest @ ..] => lfs::signed(ctx, rest).await,
+        ["api", "users", user, "repos"] => repo_info::user_repos(ctx, user).await,
+        ["api", plural] => match RepoType::from_plural(plural) {
+            Some(t) if ctx.method == Method::GET => repo_info::list(ctx, t).await,
+            _ => Err(not_found()),
+        },
+        ["api", plural, ns, name, rest @ ..] => match RepoType::from_plural(plural) {
+            Some(t) => repo_api(ctx, t, ns, name, rest).await,
+            None => Err(not_found()),
+        },
+        ["api", ..] => Err(not_found()),
+        [first, rest @ ..] => match RepoType::from_plural(first) {
+            Some(t) if t != RepoType::Model => match rest {
+                [ns, name, tail @ ..] => web(ctx, t, ns, name, tail).await,
+                _ => Err(not_found()),
+            },
+            _ => match s.as_slice() {
+                [ns, name, tail @ ..] => web(ctx, RepoType::Model, ns, name, tail).await,
+                _ => Err(not_found()),
+            },
+        },
+        [] => Err(not_found()),
+    }
+}
+
+/// `/api/{type}s/{ns}/{name}/...`
+async fn repo_api(
+    ctx: Ctx,
+    t: RepoType,
+    ns: &str,
+    name: &str,
+    rest: &[&str],
+) -> ApiResult<Response> {
+    let m = ctx.method.clone();
+    let id = (t, ns.to_string(), name.to_string());
+    match (rest, m) {
+        ([], Method::GET) => repo_info::info(ctx, id, None).await,
+        (["revision", rev @ ..], Method::GET) if !rev.is_empty() => {
+            repo_info::info(ctx, id, Some(rev.join("/"))).await
+        }
+        (["tree", rev, path @ ..], Method::GET) => files::tree(ctx, id, rev, &path.join("/")).await,
+        (["paths-info", rev @ ..], Method::POST) if !rev.is_empty() => {
+            files::paths_info(ctx, id, &rev.join("/")).await
+        }
+        (["preupload", rev @ ..], Method::POST) if !rev.is_empty() => {
+            files::preupload(ctx, id, &rev.join("/")).await
+        }
+        (["commit", rev @ ..], Method::POST) if !rev.is_empty() => {
+            commit::commit(ctx, id, &rev.join("/")).await
+        }
+        (["commits", rev @ ..], Method::GET) if !rev.is_empty() => {
+            refs::commits(ctx, id, &rev.join("/")).await
+        }
+        (["refs"], Method::GET) => refs::list(ctx, id).await,
+        (["branch", b @ ..], Method::POST) if !b.is_empty() => {
+            refs::create_branch(ctx, id, &b.join("/")).await
+        }
+        (["branch", b @ ..], Method::DELETE) if !b.is_empty() => {
+            refs::delete_branch(ctx, id, &b.join("/")).await
+        }
+        (["tag", r @ ..], Method::POST) if !r.is_empty() => {
+            refs::create_tag(ctx, id, &r.join("/")).await
+        }
+        (["tag", r @ ..], Method::DELETE) if !r.is_empty() => {
+            refs::delete_tag(ctx, id, &r.join("/")).await
+        }
+        (["super-squash", b @ ..], Method::POST) if !b.is_empty() => {
+            refs::super_squash(ctx, id, &b.join("/")).await
+        }
+        (["settings"], Method::PUT) => repo_admin::settings(ctx, id).await,
+        (["tree"] | ["paths-info"] | ["preupload"] | ["commit"] | ["commits"], _) => Err(ApiError(
+            Error::bad_request("A revision is required in this path"),
+        )),
+        _ => Err(not_found()),
+    }
+}
+
+/// Web paths: `/{prefix}{ns}/{name}/resolve/...`, LFS, settings.
+async fn web(ctx: Ctx, t: RepoType, ns: &str, name: &str, rest: &[&str]) -> ApiResult<Response> {
+    let (name, dot_git) = match name.strip_suffix(".git") {
+        Some(n) => (n, true),
+        None => (name, false),
+    };
+    let id = (t, ns.to_string(), name.to_string());
+    let m = ctx.method.clone();
+    match (rest, m) {
+        (["resolve", rev, path @ ..], Method::GET | Method::HEAD)
+            if !dot_git && !path.is_empty() =>
+        {
+            resolve::resolve(ctx, id, rev, &path.join("/")).await
+        }
+        (["info", "lfs", "objects", "batch"], Method::POST) => lfs::batch(ctx, id).await,
+        (["info", "lfs", "locks", "verify"], Method::POST) => lfs::locks_verify(ctx, id).await,
+        (["info", "lfs", ..], _) => Err(not_found()),
+        (["settings"], Method::PUT) if !dot_git => repo_admin::settings(ctx, id).await,
+        (["resolve", ..], _) => Err(method_not_allowed()),
+        _ => Err(not_found()),
+    }
+}
+
+/// `(type, namespace, name)` as the URL named it.
+pub type RepoRef = (RepoType, String, String);
+
+/// Convenience for handlers: JSON response.
+pub fn json(v: serde_json::Value) -> Response {
+    axum::Json(v).into_response()
+}

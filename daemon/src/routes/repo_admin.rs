@@ -1,0 +1,148 @@
+//! Repo creation, deletion, move and settings.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use kohaku::names::RepoType;
+use kohaku::perms::Access;
+use kohaku::repos::{self, CreateRepo, SettingsUpdate};
+use kohaku::{Error, Hub};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::shapes::load_repo;
+use super::{Ctx, RepoRef};
+use crate::auth;
+use crate::error::ApiResult;
+use crate::request::read_json;
+
+const SMALL_JSON: usize = 1 << 20;
+
+#[derive(Deserialize)]
+struct CreateBody {
+    name: String,
+    organization: Option<String>,
+    #[serde(rename = "type")]
+    repo_type: Option<String>,
+    private: Option<bool>,
+    visibility: Option<String>,
+}
+
+fn parse_visibility(
+    private: Option<bool>,
+    visibility: Option<&str>,
+) -> Result<Option<bool>, Error> {
+    match visibility {
+        Some("private") | Some("protected") => Ok(Some(true)),
+        Some("public") => Ok(Some(false)),
+        Some(other) => Err(Error::bad_request(format!("Invalid visibility '{other}'"))),
+        None => Ok(private),
+    }
+}
+
+pub async fn create(State(hub): State<Hub>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
+    let caller = auth::required(&hub, &headers).await?;
+    let b: CreateBody = read_json(body, SMALL_JSON).await?;
+    let repo_type = RepoType::parse(b.repo_type.as_deref().unwrap_or("model"))?;
+    // The client may send `name` as a full id when organization is null.
+    let (namespace, name) = match (b.organization, b.name.split_once('/')) {
+        (Some(org), _) => (org, b.name.clone()),
+        (None, Some((ns, n))) => (ns.to_string(), n.to_string()),
+        (None, None) => (caller.user.username.clone(), b.name.clone()),
+    };
+    let private = parse_visibility(b.private, b.visibility.as_deref())?.unwrap_or(false);
+    let repo = repos::create_repo(
+        &hub,
+        Some(&caller),
+        CreateRepo {
+            repo_type,
+            namespace,
+            name,
+            private,
+        },
+    )
+    .await?;
+    let url = hub.url(&repo.web_path());
+    Ok(axum::Json(json!({"url": url, "name": repo.full_id(), "id": repo.full_id(), "repo_id": repo.full_id()})).into_response())
+}
+
+#[derive(Deserialize)]
+struct DeleteBody {
+    name: String,
+    organization: Option<String>,
+    #[serde(rename = "type")]
+    repo_type: Option<String>,
+}
+
+pub async fn delete(State(hub): State<Hub>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
+    let caller = auth::required(&hub, &headers).await?;
+    let b: DeleteBody = read_json(body, SMALL_JSON).await?;
+    let t = RepoType::parse(b.repo_type.as_deref().unwrap_or("model"))?;
+    let (ns, name) = match (b.organization, b.name.split_once('/')) {
+        (Some(org), _) => (org, b.name.clone()),
+        (None, Some((ns, n))) => (ns.to_string(), n.to_string()),
+        (None, None) => (caller.user.username.clone(), b.name.clone()),
+    };
+    repos::delete_repo(&hub, Some(&caller), t, &ns, &name).await?;
+    Ok(axum::Json(json!({"success": true})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MoveBody {
+    from_repo: String,
+    to_repo: String,
+    #[serde(rename = "type")]
+    repo_type: Option<String>,
+}
+
+pub async fn move_repo(
+    State(hub): State<Hub>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let caller = auth::required(&hub, &headers).await?;
+    let b: MoveBody = read_json(body, SMALL_JSON).await?;
+    let t = RepoType::parse(b.repo_type.as_deref().unwrap_or("model"))?;
+    let repo = repos::move_repo(&hub, Some(&caller), t, &b.from_repo, &b.to_repo).await?;
+    Ok(axum::Json(json!({"success": true, "url": hub.url(&repo.web_path())})).into_response())
+}
+
+pub async fn settings(ctx: Ctx, id: RepoRef) -> ApiResult<Response> {
+    let caller = auth::required(&ctx.hub, &ctx.headers).await?;
+    let (repo, _) = load_repo(&ctx.hub, Some(&caller), &id, Access::Admin).await?;
+    let b: Value = read_json(ctx.body, SMALL_JSON).await?;
+    let Value::Object(map) = b else {
+        return Err(Error::bad_request("Settings body must be a JSON object").into());
+    };
+    let mut upd = SettingsUpdate::default();
+    let private = map
+        .get("private")
+        .map(|v| {
+            v.as_bool()
+                .ok_or_else(|| Error::bad_request("private must be a boolean"))
+        })
+        .transpose()?;
+    let visibility = map
+        .get("visibility")
+        .map(|v| {
+            v.as_str()
+                .ok_or_else(|| Error::bad_request("visibility must be a string"))
+        })
+        .transpose()?;
+    upd.private = parse_visibility(private, visibility)?;
+    if let Some(g) = map.get("gated") {
+        upd.gated = Some(match g {
+            Value::Bool(false) | Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            _ => {
+                return Err(
+                    Error::bad_request("gated must be \"auto\", \"manual\" or false").into(),
+                )
+            }
+        });
+    }
+    repos::update_settings(&ctx.hub, Some(&caller), &repo, upd).await?;
+    Ok(axum::Json(json!({"success": true})).into_response())
+}

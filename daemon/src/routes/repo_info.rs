@@ -1,0 +1,199 @@
+//! Repo info (`/api/{type}s/{id}[/revision/{rev}]`) and repo listings.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use kohaku::names::RepoType;
+use kohaku::perms::Access;
+use kohaku::repos::refs::{self, MAIN};
+use kohaku::repos::{self, ListQuery, Repo, SortKey};
+use kohaku::{card, files, Error, Hub};
+use serde_json::{json, Value};
+
+use super::shapes::{load_repo, repo_base};
+use super::{Ctx, RepoRef};
+use crate::auth;
+use crate::error::ApiResult;
+
+/// Full info of a repo at a revision.
+pub async fn info(ctx: Ctx, id: RepoRef, rev: Option<String>) -> ApiResult<Response> {
+    let hub = &ctx.hub;
+    let caller = auth::caller(hub, &ctx.headers).await?;
+    let (repo, _) = load_repo(hub, caller.as_ref(), &id, Access::Read).await?;
+    let blobs = ctx.query.flag("blobs");
+    let resolved = match rev.as_deref() {
+        Some(r) => Some(refs::resolve(hub, &repo, r).await?),
+        None => {
+            let has_main = {
+                let rid = repo.id;
+                hub.db
+                    .call(move |c| refs::get_ref(c, rid, MAIN))
+                    .await?
+                    .is_some()
+            };
+            if has_main {
+                Some(refs::resolve(hub, &repo, "main").await?)
+            } else {
+                None
+            }
+        }
+    };
+    let mut v = match &resolved {
+        None => {
+            let mut v = repo_base(&repo, None, &repo.updated_at);
+            v["siblings"] = json!([]);
+            v
+        }
+        Some(res) => {
+            let commit = hub.objects.commit(repo.id, &res.commit).await?;
+            let mut v = repo_base(&repo, Some(&res.commit), &commit.committer.iso_time());
+            let all = files::all_files(hub, repo.id, &commit.tree).await?;
+            let siblings: Vec<Value> = all
+                .iter()
+                .map(|f| {
+                    let mut s = json!({"rfilename": f.path});
+                    if blobs {
+                        s["size"] = json!(f.size);
+                        s["blobId"] = json!(f.oid);
+                        if let Some(p) = &f.lfs {
+                            s["lfs"] = json!({"sha256": p.oid, "size": p.size, "pointerSize": f.pointer_size});
+                        }
+                    }
+                    s
+                })
+                .collect();
+            v["siblings"] = Value::Array(siblings);
+            if blobs {
+                v["usedStorage"] = json!(all.iter().map(|f| f.size).sum::<u64>());
+            }
+            if let Some(readme) = all
+                .iter()
+                .find(|f| f.path == "README.md" && f.lfs.is_none() && f.size < (1 << 20))
+            {
+                let text = String::from_utf8_lossy(&hub.objects.blob(repo.id, &readme.oid).await?)
+                    .into_owned();
+                if let Ok(Some(cd)) = card::card_data(&text) {
+                    v["tags"] = json!(card::tags(Some(&cd)));
+                    for key in ["library_name", "pipeline_tag"] {
+                        if let Some(x) = cd.get(key) {
+                            v[key] = x.clone();
+                        }
+                    }
+                    v["cardData"] = cd;
+                }
+            }
+            v
+        }
+    };
+    if v.get("tags").is_none() {
+        v["tags"] = json!([]);
+    }
+    if repo.repo_type == RepoType::Space {
+        v["sdk"] = json!("static");
+        v["runtime"] = json!({"stage": "NO_APP_FILE"});
+    }
+    Ok(axum::Json(v).into_response())
+}
+
+fn list_item(repo: &Repo, sha: Option<String>) -> Value {
+    repo_base(repo, sha.as_deref(), &repo.updated_at)
+}
+
+const MAX_PAGE: u64 = 1000;
+
+/// `GET /api/{type}s` with author / search / sort / limit and `Link` pagination.
+pub async fn list(ctx: Ctx, t: RepoType) -> ApiResult<Response> {
+    let hub = ctx.hub.clone();
+    let caller = auth::caller(&hub, &ctx.headers).await?;
+    let q = &ctx.query;
+    let limit = q.u64("limit")?.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
+    let offset = q.u64("cursor")?.unwrap_or(0);
+    let sort = SortKey::parse(q.get("sort").unwrap_or("createdAt"))?;
+    let descending = q.get("direction") != Some("1");
+    let author = q
+        .get("author")
+        .filter(|a| !a.is_empty())
+        .map(str::to_string);
+    let search: Vec<String> = q
+        .all("search")
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
+    let lq = ListQuery {
+        repo_type: Some(t),
+        author,
+        search,
+        sort,
+        descending,
+        offset,
+        limit,
+    };
+    let rows = hub
+        .db
+        .call(move |c| {
+            let repos = repos::list_repos(c, caller.as_ref(), &lq)?;
+            let mut out = Vec::with_capacity(repos.len());
+            for r in repos {
+                let sha = refs::get_ref(c, r.id, MAIN)?;
+                out.push((r, sha));
+            }
+            Ok(out)
+        })
+        .await?;
+    let full = rows.len() as u64 == limit;
+    let items: Vec<Value> = rows
+        .into_iter()
+        .map(|(r, sha)| list_item(&r, sha))
+        .collect();
+    let mut resp = axum::Json(Value::Array(items)).into_response();
+    // Only when the caller did not cap the listing: `limit` means "at most", as on the Hub.
+    if full && q.get("limit").is_none() {
+        let next = format!(
+            "{}{}?{}",
+            hub.config.base_url,
+            ctx.path,
+            q.with("cursor", &(offset + limit).to_string())
+        );
+        if let Ok(v) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
+            resp.headers_mut().insert("link", v);
+        }
+    }
+    Ok(resp)
+}
+
+/// `GET /api/users/{username}/repos`: the readable repos of a user or org, grouped by type.
+pub async fn user_repos(ctx: Ctx, username: &str) -> ApiResult<Response> {
+    let hub: Hub = ctx.hub.clone();
+    let caller = auth::caller(&hub, &ctx.headers).await?;
+    let user = username.to_string();
+    let rows = hub
+        .db
+        .call(move |c| {
+            if kohaku::accounts::user_by_name(c, &user)?.is_none() {
+                return Err(Error::EntryNotFound(format!("User '{user}' not found")));
+            }
+            let lq = ListQuery {
+                repo_type: None,
+                author: Some(user),
+                search: vec![],
+                sort: SortKey::LastModified,
+                descending: true,
+                offset: 0,
+                limit: 10_000,
+            };
+            let repos = repos::list_repos(c, caller.as_ref(), &lq)?;
+            let mut out = Vec::new();
+            for r in repos {
+                let sha = refs::get_ref(c, r.id, MAIN)?;
+                out.push((r, sha));
+            }
+            Ok(out)
+        })
+        .await?;
+    let mut grouped = json!({"models": [], "datasets": [], "spaces": []});
+    for (r, sha) in rows {
+        if let Some(Value::Array(a)) = grouped.get_mut(r.repo_type.plural()) {
+            a.push(list_item(&r, sha));
+        }
+    }
+    Ok((StatusCode::OK, axum::Json(grouped)).into_response())
+}

@@ -1,0 +1,101 @@
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    normalized_name TEXT NOT NULL UNIQUE,
+    is_org INTEGER NOT NULL DEFAULT 0,
+    email TEXT UNIQUE,
+    password_hash TEXT,
+    is_admin INTEGER NOT NULL DEFAULT 0,
+    full_name TEXT,
+    created_at TEXT NOT NULL
+);
+
+CREATE TABLE tokens (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    token_hash TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    last_used_at TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX tokens_user ON tokens(user_id);
+
+CREATE TABLE repos (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    repo_type TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    normalized_name TEXT NOT NULL,
+    owner_id INTEGER NOT NULL REFERENCES users(id),
+    private INTEGER NOT NULL,
+    gated TEXT,
+    downloads INTEGER NOT NULL DEFAULT 0,
+    likes INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (repo_type, namespace, name),
+    UNIQUE (repo_type, namespace, normalized_name)
+);
+
+CREATE TABLE repo_redirects (
+    repo_type TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    repo_id INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (repo_type, namespace, name)
+);
+
+CREATE TABLE deleted_repos (
+    repo_id INTEGER PRIMARY KEY,
+    full_id TEXT NOT NULL,
+    deleted_at TEXT NOT NULL
+);
+
+CREATE TABLE refs (
+    repo_id INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    target TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (repo_id, name)
+);
+
+CREATE TABLE lfs_objects (
+    oid TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+);
+
+CREATE TABLE lfs_possession (
+    oid TEXT NOT NULL,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (oid, user_id)
+);
+
+CREATE TABLE lfs_history (
+    id INTEGER PRIMARY KEY,
+    repo_id INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    oid TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    commit_id TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX lfs_history_oid ON lfs_history(oid);
+CREATE INDEX lfs_history_repo_path ON lfs_history(repo_id, path);
+
+CREATE TABLE multipart_uploads (
+    upload_id TEXT PRIMARY KEY,
+    oid TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    chunk_size INTEGER NOT NULL,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL
+);
+
+CREATE TABLE server_settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

@@ -1,0 +1,277 @@
+//! Turning a parsed commit request into a git commit and moving the branch by CAS.
+
+use rusqlite::{params, Connection};
+
+use super::ops::{CommitRequest, Op};
+use super::tree_edit::TreeEditor;
+use crate::accounts::Caller;
+use crate::db::now_str;
+use crate::error::{Error, Result};
+use crate::git::commit::compose_message;
+use crate::git::tree::{MODE_FILE, MODE_TREE};
+use crate::git::{Commit, Kind, Pointer, Signature};
+use crate::hub::Hub;
+use crate::lfs;
+use crate::repos::refs::{self, cas_ref, get_ref};
+use crate::repos::{touch, Repo};
+
+const MAX_CAS_RETRIES: usize = 16;
+
+/// An LFS file written by a commit (feeds the LFS history index).
+#[derive(Debug, Clone)]
+pub struct LfsAdded {
+    pub path: String,
+    pub oid: String,
+    pub size: u64,
+}
+
+/// Resolve `rev` to a branch ref name for writing; tags and commit ids are not writable.
+pub async fn writable_branch(hub: &Hub, repo: &Repo, rev: &str) -> Result<String> {
+    let name = if rev.starts_with("refs/heads/") || rev.starts_with("refs/pr/") {
+        rev.to_string()
+    } else {
+        refs::branch_ref(rev)
+    };
+    let (id, n) = (repo.id, name.clone());
+    match hub.db.call(move |c| get_ref(c, id, &n)).await? {
+        Some(_) => Ok(name),
+        None => Err(Error::revision_not_found(rev)),
+    }
+}
+
+/// The author line for a caller.
+pub fn signature_for(caller: &Caller) -> Signature {
+    let email = caller
+        .user
+        .email
+        .clone()
+        .unwrap_or_else(|| format!("{}@users.noreply.kohaku", caller.user.username));
+    Signature::now(&caller.user.username, &email)
+}
+
+/// Record the LFS files a commit added, then move the ref; all in one transaction.
+pub fn finish_ref_move(
+    conn: &mut Connection,
+    repo_id: i64,
+    branch: &str,
+    old: Option<&str>,
+    new: &str,
+    lfs: &[LfsAdded],
+) -> Result<bool> {
+    let tx = conn.transaction()?;
+    if !cas_ref(&tx, repo_id, branch, old, Some(new))? {
+        return Ok(false);
+    }
+    let now = now_str();
+    for f in lfs {
+        tx.execute(
+            "INSERT INTO lfs_history (repo_id, path, oid, size, commit_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![repo_id, f.path, f.oid, f.size as i64, new, now],
+        )?;
+    }
+    touch(&tx, repo_id)?;
+    tx.commit()?;
+    Ok(true)
+}
+
+/// Check LFS references and fix their sizes; returns the resolved ops and LFS additions.
+async fn check_lfs(hub: &Hub, caller: &Caller, repo: &Repo, ops: &mut [Op]) -> Result<()> {
+    let mut wanted = Vec::new();
+    for op in ops.iter() {
+        if let Op::AddLfs { oid, .. } = op {
+            wanted.push(oid.clone());
+        }
+    }
+    // A regular file that is itself pointer text would expose the object it names.
+    for op in ops.iter() {
+        if let Op::AddBlob { oid, size, path } = op {
+            if *size as usize <= crate::git::pointer::MAX_POINTER_SIZE {
+                if let Some(p) = hub.objects.blob_info(repo.id, oid).await?.lfs {
+                    tracing::debug!(path = %path, "regular file is an LFS pointer; checking its object");
+                    wanted.push(p.oid);
+                }
+            }
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let caller_c = caller.clone();
+    let sizes = hub
+        .db
+        .call(move |c| {
+            let mut out = Vec::new();
+            for oid in wanted {
+                let size = lfs::stored_size(c, &oid)?;
+                let usable = size.is_some() && lfs::may_reference(c, &caller_c, &oid)?;
+                out.push((oid, if usable { size } else { None }));
+            }
+            Ok(out)
+        })
+        .await?;
+    for (oid, size) in &sizes {
+        if size.is_none() {
+            return Err(Error::bad_request(format!(
+                "LFS object {oid} has not been uploaded (or you cannot use it): upload it before committing"
+            )));
+        }
+    }
+    for op in ops.iter_mut() {
+        if let Op::AddLfs { oid, size, path } = op {
+            let stored = sizes.iter().find(|(o, _)| o == oid).and_then(|(_, s)| *s);
+            match (*size, stored) {
+                (Some(given), Some(real)) if given != real => {
+                    return Err(Error::bad_request(format!(
+                        "Size mismatch for LFS file '{path}': commit says {given}, uploaded object has {real}"
+                    )))
+                }
+                (None, real) => *size = real,
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Apply `req` on top of the branch head and move the branch. Returns the new commit id.
+///
+/// Without `parentCommit` a lost race is retried on the new head; with it, a stale parent
+/// answers 412 and nothing moves.
+pub async fn create_commit(
+    hub: &Hub,
+    caller: &Caller,
+    repo: &Repo,
+    branch: &str,
+    mut req: CommitRequest,
+) -> Result<String> {
+    check_lfs(hub, caller, repo, &mut req.ops).await?;
+    // Pointer blobs for LFS additions are written once, before any retry.
+    let mut lfs_added = Vec::new();
+    let mut pointer_oids = Vec::new();
+    for op in &req.ops {
+        if let Op::AddLfs {
+            path,
+            oid,
+            size: Some(size),
+        } = op
+        {
+            let text = Pointer {
+                oid: oid.clone(),
+                size: *size,
+            }
+            .render();
+            let blob = hub
+                .objects
+                .write(repo.id, Kind::Blob, text.as_bytes())
+                .await?;
+            pointer_oids.push(blob);
+            lfs_added.push(LfsAdded {
+                path: path.clone(),
+                oid: oid.clone(),
+                size: *size,
+            });
+        } else {
+            pointer_oids.push(String::new());
+        }
+    }
+    let message = compose_message(&req.header.summary, &req.header.description);
+    let sig = signature_for(caller);
+
+    for _ in 0..MAX_CAS_RETRIES {
+        let (id, b) = (repo.id, branch.to_string());
+        let head = hub
+            .db
+            .call(move |c| get_ref(c, id, &b))
+            .await?
+            .ok_or_else(|| Error::revision_not_found(branch))?;
+        if let Some(parent) = &req.header.parent_commit {
+            if *parent != head {
+                return Err(stale());
+            }
+        }
+        let head_commit = hub.objects.commit(repo.id, &head).await?;
+        let mut editor = TreeEditor::new(&hub.objects, repo.id, &head_commit.tree).await?;
+        let mut added = lfs_added.clone();
+        for (op, pointer) in req.ops.iter().zip(&pointer_oids) {
+            match op {
+                Op::AddBlob { path, oid, .. } => {
+                    editor.put(path, MODE_FILE, oid).await?;
+                    if let Some(p) = hub.objects.blob_info(repo.id, oid).await?.lfs {
+                        added.push(LfsAdded {
+                            path: path.clone(),
+                            oid: p.oid,
+                            size: p.size,
+                        });
+                    }
+                }
+                Op::AddLfs { path, .. } => editor.put(path, MODE_FILE, pointer).await?,
+                Op::DeleteFile { path } => editor.delete_file(path).await?,
+                Op::DeleteFolder { path } => editor.delete_folder(path).await?,
+                Op::Copy {
+                    path,
+                    src_path,
+                    src_revision,
+                } => {
+                    let src_commit = match src_revision {
+                        Some(rev) => refs::resolve(hub, repo, rev).await?.commit,
+                        None => head.clone(),
+                    };
+                    let src_tree = hub.objects.commit(repo.id, &src_commit).await?.tree.clone();
+                    let entry = hub
+                        .objects
+                        .entry_at(repo.id, &src_tree, src_path)
+                        .await?
+                        .ok_or_else(|| {
+                            Error::EntryNotFound(format!("Copy source not found: {src_path}"))
+                        })?;
+                    let mode = if entry.is_tree() {
+                        MODE_TREE
+                    } else {
+                        entry.mode.as_str()
+                    };
+                    editor.put(path, mode, &entry.oid).await?;
+                    if !entry.is_tree() {
+                        if let Some(p) = hub.objects.blob_info(repo.id, &entry.oid).await?.lfs {
+                            added.push(LfsAdded {
+                                path: path.clone(),
+                                oid: p.oid,
+                                size: p.size,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        let tree = editor.write().await?;
+        let commit = Commit {
+            tree,
+            parents: vec![head.clone()],
+            author: sig.clone(),
+            committer: sig.clone(),
+            message: message.clone(),
+        };
+        let new_id = hub.objects.write_commit(repo.id, &commit).await?;
+        let (id, b, h, n) = (repo.id, branch.to_string(), head.clone(), new_id.clone());
+        let moved = hub
+            .db
+            .call(move |c| finish_ref_move(c, id, &b, Some(&h), &n, &added))
+            .await?;
+        if moved {
+            return Ok(new_id);
+        }
+        if req.header.parent_commit.is_some() {
+            return Err(stale());
+        }
+        tracing::debug!(branch, "lost a commit race; retrying on the new head");
+    }
+    Err(Error::Conflict {
+        message: "Too many concurrent commits on this branch; try again".into(),
+        url: None,
+    })
+}
+
+fn stale() -> Error {
+    Error::PreconditionFailed(
+        "The branch was updated since you opened this page. Please refresh and try again. (parentCommit is not the branch head)".into(),
+    )
+}

@@ -1,0 +1,9 @@
+//! Commits through the HF API: NDJSON parsing, tree edits, the CAS ref move, branch/tag ops.
+
+pub mod apply;
+pub mod branches;
+pub mod ops;
+pub mod tree_edit;
+
+pub use apply::{create_commit, writable_branch};
+pub use ops::{parse_commit, CommitRequest, Header, Op};

@@ -1,0 +1,171 @@
+//! Applying path edits to a git tree, loading only the subtrees that change.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::error::{Error, Result};
+use crate::git::tree::{TreeEntry, MODE_TREE};
+use crate::git::ObjectStore;
+
+enum Slot {
+    /// Untouched entry (file or subtree) of the base tree.
+    Kept(TreeEntry),
+    /// A subtree that is being edited.
+    Dir(Node),
+}
+
+#[derive(Default)]
+struct Node {
+    entries: BTreeMap<String, Slot>,
+}
+
+impl Node {
+    async fn load(store: &ObjectStore, repo: i64, oid: &str) -> Result<Node> {
+        let tree = store.tree(repo, oid).await?;
+        Ok(Node {
+            entries: tree
+                .iter()
+                .map(|e| (e.name.clone(), Slot::Kept(e.clone())))
+                .collect(),
+        })
+    }
+}
+
+/// An in-progress edit of one tree.
+pub struct TreeEditor<'a> {
+    store: &'a ObjectStore,
+    repo: i64,
+    root: Node,
+}
+
+fn split(path: &str) -> (Vec<&str>, &str) {
+    let mut parts: Vec<&str> = path.split('/').collect();
+    let last = parts.pop().unwrap_or("");
+    (parts, last)
+}
+
+impl<'a> TreeEditor<'a> {
+    pub async fn new(store: &'a ObjectStore, repo: i64, base_tree: &str) -> Result<TreeEditor<'a>> {
+        Ok(TreeEditor {
+            store,
+            repo,
+            root: Node::load(store, repo, base_tree).await?,
+        })
+    }
+
+    /// Walk to the directory holding `dirs`, loading subtrees; `create` makes missing
+    /// directories (replacing a file in the way), otherwise a missing one gives `None`.
+    async fn dir_mut(&mut self, dirs: &[&str], create: bool) -> Result<Option<&mut Node>> {
+        let (store, repo) = (self.store, self.repo);
+        let mut node = &mut self.root;
+        for d in dirs {
+            let needs_load = match node.entries.get(*d) {
+                Some(Slot::Kept(e)) if e.is_tree() => Some(Some(e.oid.clone())),
+                Some(Slot::Kept(_)) | None => {
+                    if !create {
+                        return Ok(None);
+                    }
+                    Some(None)
+                }
+                Some(Slot::Dir(_)) => None,
+            };
+            if let Some(oid) = needs_load {
+                let loaded = match oid {
+                    Some(oid) => Node::load(store, repo, &oid).await?,
+                    None => Node::default(),
+                };
+                node.entries.insert(d.to_string(), Slot::Dir(loaded));
+            }
+            node = match node.entries.get_mut(*d) {
+                Some(Slot::Dir(n)) => n,
+                _ => return Err(Error::internal("tree edit lost a directory")),
+            };
+        }
+        Ok(Some(node))
+    }
+
+    /// Add or replace the entry at `path`.
+    pub async fn put(&mut self, path: &str, mode: &str, oid: &str) -> Result<()> {
+        let (dirs, name) = split(path);
+        let node = self
+            .dir_mut(&dirs, true)
+            .await?
+            .ok_or_else(|| Error::internal("put: no directory"))?;
+        node.entries.insert(
+            name.to_string(),
+            Slot::Kept(TreeEntry {
+                mode: mode.to_string(),
+                name: name.to_string(),
+                oid: oid.to_string(),
+            }),
+        );
+        Ok(())
+    }
+
+    /// Remove a file; `EntryNotFound` when there is no file at `path`.
+    pub async fn delete_file(&mut self, path: &str) -> Result<()> {
+        let missing =
+            || Error::EntryNotFound(format!("A file with this name doesn't exist: {path}"));
+        let (dirs, name) = split(path);
+        let node = self.dir_mut(&dirs, false).await?.ok_or_else(missing)?;
+        match node.entries.get(name) {
+            Some(Slot::Kept(e)) if !e.is_tree() => {
+                node.entries.remove(name);
+                Ok(())
+            }
+            _ => Err(missing()),
+        }
+    }
+
+    /// Remove a directory and everything under it.
+    pub async fn delete_folder(&mut self, path: &str) -> Result<()> {
+        let missing =
+            || Error::EntryNotFound(format!("A folder with this name doesn't exist: {path}"));
+        let (dirs, name) = split(path);
+        let node = self.dir_mut(&dirs, false).await?.ok_or_else(missing)?;
+        match node.entries.get(name) {
+            Some(Slot::Dir(_)) => {}
+            Some(Slot::Kept(e)) if e.is_tree() => {}
+            _ => return Err(missing()),
+        }
+        node.entries.remove(name);
+        Ok(())
+    }
+
+    /// Write every edited subtree and return the new root tree id.
+    pub async fn write(self) -> Result<String> {
+        let (store, repo) = (self.store, self.repo);
+        match write_node(store, repo, self.root).await? {
+            Some(oid) => Ok(oid),
+            None => store.write_tree(repo, &mut []).await,
+        }
+    }
+}
+
+type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Post-order write; empty directories vanish (git cannot hold them).
+fn write_node(store: &ObjectStore, repo: i64, node: Node) -> BoxFut<'_, Result<Option<String>>> {
+    Box::pin(async move {
+        let mut entries = Vec::with_capacity(node.entries.len());
+        for (name, slot) in node.entries {
+            match slot {
+                Slot::Kept(e) => entries.push(e),
+                Slot::Dir(child) => {
+                    if let Some(oid) = write_node(store, repo, child).await? {
+                        entries.push(TreeEntry {
+                            mode: MODE_TREE.into(),
+                            name,
+                            oid,
+                        });
+                    }
+                }
+            }
+        }
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(store.write_tree(repo, &mut entries).await?))
+    })
+}

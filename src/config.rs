@@ -1,0 +1,466 @@
+//! Effective configuration: defaults, then the YAML file, then `KOHAKU_HUB_*` variables, then flags.
+//!
+//! Every value remembers where it came from so `kohaku config show` can tell the operator.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Where a configuration value was taken from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File(PathBuf),
+    Env(String),
+    Flag,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Default => write!(f, "default"),
+            Source::File(p) => write!(f, "file {}", p.display()),
+            Source::Env(v) => write!(f, "env {v}"),
+            Source::Flag => write!(f, "flag"),
+        }
+    }
+}
+
+/// One known key: its YAML name, whether it is a secret, and its default.
+struct Key {
+    name: &'static str,
+    secret: bool,
+    default: fn() -> Option<String>,
+}
+
+/// Server-wide default LFS suffix rules (KohakuHub's list).
+pub const DEFAULT_LFS_SUFFIXES: &[&str] = &[
+    ".safetensors",
+    ".bin",
+    ".pt",
+    ".pth",
+    ".ckpt",
+    ".onnx",
+    ".pb",
+    ".h5",
+    ".tflite",
+    ".gguf",
+    ".ggml",
+    ".msgpack",
+    ".zip",
+    ".tar",
+    ".gz",
+    ".bz2",
+    ".xz",
+    ".7z",
+    ".rar",
+    ".npy",
+    ".npz",
+    ".arrow",
+    ".parquet",
+    ".mp4",
+    ".avi",
+    ".mkv",
+    ".mov",
+    ".wav",
+    ".mp3",
+    ".flac",
+    ".tiff",
+    ".tif",
+];
+
+const KEYS: &[Key] = &[
+    Key {
+        name: "listen",
+        secret: false,
+        default: || Some("127.0.0.1:28080".into()),
+    },
+    Key {
+        name: "data_dir",
+        secret: false,
+        default: || Some("./kohaku-data".into()),
+    },
+    Key {
+        name: "base_url",
+        secret: false,
+        default: || None,
+    },
+    Key {
+        name: "database_url",
+        secret: true,
+        default: || None,
+    },
+    Key {
+        name: "lfs_threshold_bytes",
+        secret: false,
+        default: || Some("10000000".into()),
+    },
+    Key {
+        name: "lfs_suffix_rules",
+        secret: false,
+        default: || Some(DEFAULT_LFS_SUFFIXES.join(",")),
+    },
+    Key {
+        name: "lfs_multipart_threshold_bytes",
+        secret: false,
+        default: || Some("536870912".into()),
+    },
+    Key {
+        name: "lfs_multipart_chunk_bytes",
+        secret: false,
+        default: || Some("104857600".into()),
+    },
+    Key {
+        name: "upload_url_expiry_secs",
+        secret: false,
+        default: || Some("3600".into()),
+    },
+    Key {
+        name: "download_url_expiry_secs",
+        secret: false,
+        default: || Some("3600".into()),
+    },
+    Key {
+        name: "max_commit_bytes",
+        secret: false,
+        default: || Some("2147483648".into()),
+    },
+    Key {
+        name: "log",
+        secret: false,
+        default: || Some("info".into()),
+    },
+];
+
+/// Values given on the command line; they win over everything else.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub values: Vec<(&'static str, String)>,
+}
+
+/// The effective configuration of one process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Public URL of the hub, no trailing slash; used in every URL the hub hands out.
+    pub base_url: String,
+    pub database_url: String,
+    pub lfs_threshold_bytes: u64,
+    pub lfs_suffix_rules: Vec<String>,
+    pub lfs_multipart_threshold_bytes: u64,
+    pub lfs_multipart_chunk_bytes: u64,
+    pub upload_url_expiry_secs: u64,
+    pub download_url_expiry_secs: u64,
+    pub max_commit_bytes: u64,
+    pub log: String,
+    raw: BTreeMap<&'static str, (Option<String>, Source)>,
+}
+
+fn env_name(key: &str) -> String {
+    format!("KOHAKU_HUB_{}", key.to_ascii_uppercase())
+}
+
+fn yaml_to_string(v: &serde_yaml::Value) -> Option<String> {
+    match v {
+        serde_yaml::Value::Null => None,
+        serde_yaml::Value::Bool(b) => Some(b.to_string()),
+        serde_yaml::Value::Number(n) => Some(n.to_string()),
+        serde_yaml::Value::String(s) => Some(s.clone()),
+        serde_yaml::Value::Sequence(items) => Some(
+            items
+                .iter()
+                .filter_map(yaml_to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        _ => None,
+    }
+}
+
+fn parse_num(key: &str, v: &str) -> Result<u64> {
+    v.trim().replace('_', "").parse::<u64>().map_err(|_| {
+        Error::bad_request(format!("config {key}: '{v}' is not a non-negative integer"))
+    })
+}
+
+impl Config {
+    /// Load with the real process environment.
+    pub fn load(overrides: &Overrides) -> Result<Config> {
+        Self::load_from(overrides, |k| std::env::var(k).ok())
+    }
+
+    /// Load with an injectable environment (tests).
+    pub fn load_from(
+        overrides: &Overrides,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config> {
+        let mut raw: BTreeMap<&'static str, (Option<String>, Source)> = KEYS
+            .iter()
+            .map(|k| (k.name, ((k.default)(), Source::Default)))
+            .collect();
+
+        let file = overrides
+            .config_file
+            .clone()
+            .or_else(|| env("KOHAKU_HUB_CONFIG").map(PathBuf::from));
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                Error::bad_request(format!("cannot read config file {}: {e}", path.display()))
+            })?;
+            let doc: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| {
+                Error::bad_request(format!(
+                    "config file {} is not valid YAML: {e}",
+                    path.display()
+                ))
+            })?;
+            if let serde_yaml::Value::Mapping(map) = doc {
+                for (k, v) in map {
+                    let Some(k) = k.as_str() else { continue };
+                    let Some(key) = KEYS.iter().find(|key| key.name == k) else {
+                        return Err(Error::bad_request(format!(
+                            "config file {}: unknown key '{k}'",
+                            path.display()
+                        )));
+                    };
+                    raw.insert(key.name, (yaml_to_string(&v), Source::File(path.clone())));
+                }
+            } else if !matches!(doc, serde_yaml::Value::Null) {
+                return Err(Error::bad_request(format!(
+                    "config file {} must be a mapping of keys to values",
+                    path.display()
+                )));
+            }
+        }
+        for key in KEYS {
+            let name = env_name(key.name);
+            if let Some(v) = env(&name) {
+                raw.insert(key.name, (Some(v), Source::Env(name.clone())));
+            } else if key.secret {
+                let file_var = format!("{name}_FILE");
+                if let Some(p) = env(&file_var) {
+                    let v = std::fs::read_to_string(&p).map_err(|e| {
+                        Error::bad_request(format!("{file_var}: cannot read {p}: {e}"))
+                    })?;
+                    raw.insert(
+                        key.name,
+                        (Some(v.trim().to_string()), Source::Env(file_var)),
+                    );
+                }
+            }
+        }
+        for (k, v) in &overrides.values {
+            if let Some(key) = KEYS.iter().find(|key| key.name == *k) {
+                raw.insert(key.name, (Some(v.clone()), Source::Flag));
+            }
+        }
+        Self::from_raw(raw)
+    }
+
+    fn from_raw(raw: BTreeMap<&'static str, (Option<String>, Source)>) -> Result<Config> {
+        let get = |k: &str| raw.get(k).and_then(|(v, _)| v.clone()).unwrap_or_default();
+        let listen: SocketAddr = get("listen").parse().map_err(|_| {
+            Error::bad_request(format!("listen: '{}' is not HOST:PORT", get("listen")))
+        })?;
+        let data_dir = PathBuf::from(get("data_dir"));
+        let base_url = match raw.get("base_url").and_then(|(v, _)| v.clone()) {
+            Some(u) if !u.trim().is_empty() => {
+                let u = u.trim().trim_end_matches('/').to_string();
+                if !(u.starts_with("http://") || u.starts_with("https://")) {
+                    return Err(Error::bad_request(
+                        "base_url must start with http:// or https://",
+                    ));
+                }
+                u
+            }
+            _ => default_base_url(&listen),
+        };
+        let database_url = match raw.get("database_url").and_then(|(v, _)| v.clone()) {
+            Some(u) if !u.trim().is_empty() => u,
+            _ => format!("sqlite://{}", data_dir.join("kohaku.db").display()),
+        };
+        let lfs_suffix_rules = normalize_suffixes(&get("lfs_suffix_rules"));
+        let lfs_threshold_bytes = parse_num("lfs_threshold_bytes", &get("lfs_threshold_bytes"))?;
+        let chunk = parse_num(
+            "lfs_multipart_chunk_bytes",
+            &get("lfs_multipart_chunk_bytes"),
+        )?;
+        if chunk < 1024 {
+            return Err(Error::bad_request(
+                "lfs_multipart_chunk_bytes must be at least 1024",
+            ));
+        }
+        Ok(Config {
+            listen,
+            data_dir,
+            base_url,
+            database_url,
+            lfs_threshold_bytes,
+            lfs_suffix_rules,
+            lfs_multipart_threshold_bytes: parse_num(
+                "lfs_multipart_threshold_bytes",
+                &get("lfs_multipart_threshold_bytes"),
+            )?,
+            lfs_multipart_chunk_bytes: chunk,
+            upload_url_expiry_secs: parse_num(
+                "upload_url_expiry_secs",
+                &get("upload_url_expiry_secs"),
+            )?,
+            download_url_expiry_secs: parse_num(
+                "download_url_expiry_secs",
+                &get("download_url_expiry_secs"),
+            )?,
+            max_commit_bytes: parse_num("max_commit_bytes", &get("max_commit_bytes"))?,
+            log: get("log"),
+            raw,
+        })
+    }
+
+    /// The storage directory (local backend).
+    pub fn storage_dir(&self) -> PathBuf {
+        self.data_dir.join("storage")
+    }
+
+    /// Path of the SQLite file when the database URL selects SQLite.
+    pub fn sqlite_path(&self) -> Result<PathBuf> {
+        sqlite_path_of(&self.database_url)
+    }
+
+    /// `(key, value, source)` rows with secrets redacted, for `kohaku config show`.
+    pub fn describe(&self) -> Vec<(String, String, String)> {
+        KEYS.iter()
+            .map(|k| {
+                let (v, src) = self
+                    .raw
+                    .get(k.name)
+                    .cloned()
+                    .unwrap_or((None, Source::Default));
+                let shown = match (k.name, v) {
+                    ("base_url", None) => format!("{} (derived from listen)", self.base_url),
+                    ("database_url", None) => {
+                        format!("{} (derived from data_dir)", self.database_url)
+                    }
+                    (_, None) => "(unset)".into(),
+                    (_, Some(v)) if k.secret => redact_url(&v),
+                    (_, Some(v)) => v,
+                };
+                (k.name.to_string(), shown, src.to_string())
+            })
+            .collect()
+    }
+}
+
+fn default_base_url(listen: &SocketAddr) -> String {
+    let host = if listen.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else if listen.is_ipv6() {
+        format!("[{}]", listen.ip())
+    } else {
+        listen.ip().to_string()
+    };
+    format!("http://{host}:{}", listen.port())
+}
+
+fn normalize_suffixes(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            if s.starts_with('.') {
+                s
+            } else {
+                format!(".{s}")
+            }
+        })
+        .collect()
+}
+
+/// Hide a password inside a URL (`scheme://user:pass@host` → `scheme://user:***@host`);
+/// any other secret is hidden whole.
+pub fn redact_url(v: &str) -> String {
+    if let Some((scheme, rest)) = v.split_once("://") {
+        if let Some((cred, host)) = rest.split_once('@') {
+            let user = cred.split(':').next().unwrap_or("");
+            return format!("{scheme}://{user}:***@{host}");
+        }
+        if scheme == "sqlite" {
+            return v.to_string();
+        }
+        return v.to_string();
+    }
+    if v.contains('/') || v.ends_with(".db") {
+        return v.to_string();
+    }
+    "***".into()
+}
+
+/// `sqlite://PATH` or a bare path selects SQLite; anything else with a scheme is refused here.
+pub fn sqlite_path_of(url: &str) -> Result<PathBuf> {
+    if let Some(p) = url.strip_prefix("sqlite://") {
+        return Ok(PathBuf::from(p));
+    }
+    if url.contains("://") {
+        return Err(Error::bad_request(format!(
+            "database URL '{}' is not supported: use sqlite://PATH or a file path",
+            redact_url(url)
+        )));
+    }
+    Ok(Path::new(url).to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_default_env_flag() {
+        let env = |k: &str| match k {
+            "KOHAKU_HUB_LISTEN" => Some("0.0.0.0:9000".to_string()),
+            "KOHAKU_HUB_LFS_THRESHOLD_BYTES" => Some("5".to_string()),
+            _ => None,
+        };
+        let cfg = Config::load_from(&Overrides::default(), env).unwrap();
+        assert_eq!(cfg.listen.port(), 9000);
+        assert_eq!(cfg.base_url, "http://127.0.0.1:9000");
+        assert_eq!(cfg.lfs_threshold_bytes, 5);
+        let ov = Overrides {
+            config_file: None,
+            values: vec![("listen", "127.0.0.1:1".into())],
+        };
+        let cfg = Config::load_from(&ov, env).unwrap();
+        assert_eq!(cfg.listen.port(), 1);
+        assert!(cfg.database_url.starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn yaml_file_and_unknown_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.yaml");
+        std::fs::write(
+            &p,
+            "lfs_suffix_rules: [bin, .GGUF]\nbase_url: https://hub.example/\n",
+        )
+        .unwrap();
+        let ov = Overrides {
+            config_file: Some(p.clone()),
+            values: vec![],
+        };
+        let cfg = Config::load_from(&ov, |_| None).unwrap();
+        assert_eq!(cfg.lfs_suffix_rules, vec![".bin", ".gguf"]);
+        assert_eq!(cfg.base_url, "https://hub.example");
+        std::fs::write(&p, "nope: 1\n").unwrap();
+        assert!(Config::load_from(&ov, |_| None).is_err());
+    }
+
+    #[test]
+    fn redaction() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert!(!redact_url("postgres://u:secret@h/db").contains("secret"));
+    }
+}

@@ -1,0 +1,72 @@
+//! Embedded migrations, applied in order at start-up and by `kohaku db migrate`.
+
+use rusqlite::Connection;
+
+use crate::error::Result;
+
+/// `(version, sql)` of every migration, oldest first.
+pub const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_initial.sql"))];
+
+/// Apply every migration not yet recorded; returns the versions applied now.
+pub fn migrate(conn: &mut Connection) -> Result<Vec<i64>> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+    )?;
+    let done = applied_versions(conn)?;
+    let mut applied = Vec::new();
+    for (version, sql) in MIGRATIONS {
+        if done.contains(version) {
+            continue;
+        }
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+            rusqlite::params![version, super::now_str()],
+        )?;
+        tx.commit()?;
+        applied.push(*version);
+    }
+    Ok(applied)
+}
+
+/// Versions already recorded in `schema_migrations`.
+pub fn applied_versions(conn: &Connection) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare("SELECT version FROM schema_migrations ORDER BY version")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<std::result::Result<Vec<i64>, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema_of(conn: &Connection) -> Vec<(String, String)> {
+        let mut stmt = conn
+            .prepare(
+                "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL \
+                 AND name NOT IN ('schema_migrations') ORDER BY name",
+            )
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, String>(1)?)))
+            .unwrap()
+            .map(|r| {
+                let (n, s) = r.unwrap();
+                (n, s.split_whitespace().collect::<Vec<_>>().join(" "))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn migrations_equal_schema_sql() {
+        let mut a = Connection::open_in_memory().unwrap();
+        migrate(&mut a).unwrap();
+        let b = Connection::open_in_memory().unwrap();
+        b.execute_batch(include_str!("../../schema.sql")).unwrap();
+        assert_eq!(schema_of(&a), schema_of(&b));
+        assert!(
+            migrate(&mut a).unwrap().is_empty(),
+            "second run applies nothing"
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! The one error type of the core. The daemon maps it to HTTP exactly once.
+
+use std::fmt;
+
+/// Everything a core operation can refuse or fail with.
+///
+/// Variants carry the message the user sees; the HF error code (`X-Error-Code`) and the
+/// status are derived from the variant so that every path answers the same way.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    RepoNotFound(String),
+    #[error("{0}")]
+    RevisionNotFound(String),
+    #[error("{0}")]
+    EntryNotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    /// Input that parses but is semantically wrong (HF answers 422 for bad paths).
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{message}")]
+    Conflict {
+        message: String,
+        /// For repo creation conflicts the client still reads `url` from the body.
+        url: Option<String>,
+    },
+    #[error("{0}")]
+    PreconditionFailed(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{message}")]
+    RangeNotSatisfiable { message: String, size: u64 },
+    #[error("{0}")]
+    Gone(String),
+    #[error("{0}")]
+    NotImplemented(String),
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("storage error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn bad_request(msg: impl fmt::Display) -> Self {
+        Error::BadRequest(msg.to_string())
+    }
+    pub fn internal(msg: impl fmt::Display) -> Self {
+        Error::Internal(msg.to_string())
+    }
+    pub fn repo_not_found() -> Self {
+        Error::RepoNotFound("Repository not found".into())
+    }
+    pub fn revision_not_found(rev: &str) -> Self {
+        Error::RevisionNotFound(format!("Invalid rev id: {rev}"))
+    }
+    pub fn entry_not_found(path: &str) -> Self {
+        Error::EntryNotFound(format!("Entry not found: {path}"))
+    }
+
+    /// HTTP status code for this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::RepoNotFound(_) | Error::RevisionNotFound(_) | Error::EntryNotFound(_) => 404,
+            Error::BadRequest(_) => 400,
+            Error::Unprocessable(_) => 422,
+            Error::Unauthorized(_) => 401,
+            Error::Forbidden(_) => 403,
+            Error::Conflict { .. } => 409,
+            Error::PreconditionFailed(_) => 412,
+            Error::PayloadTooLarge(_) => 413,
+            Error::RangeNotSatisfiable { .. } => 416,
+            Error::Gone(_) => 410,
+            Error::NotImplemented(_) => 501,
+            Error::Database(_) | Error::Io(_) | Error::Internal(_) => 500,
+        }
+    }
+
+    /// The `X-Error-Code` value; the HF client keys its exception classes on it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::RepoNotFound(_) => "RepoNotFound",
+            Error::RevisionNotFound(_) => "RevisionNotFound",
+            Error::EntryNotFound(_) => "EntryNotFound",
+            Error::BadRequest(_) | Error::Unprocessable(_) => "BadRequest",
+            Error::Unauthorized(_) => "Unauthorized",
+            Error::Forbidden(_) => "Forbidden",
+            Error::Conflict { url: Some(_), .. } => "RepoExists",
+            Error::Conflict { url: None, .. } => "Conflict",
+            Error::PreconditionFailed(_) => "PreconditionFailed",
+            Error::PayloadTooLarge(_) => "PayloadTooLarge",
+            Error::RangeNotSatisfiable { .. } => "RangeNotSatisfiable",
+            Error::Gone(_) => "Gone",
+            Error::NotImplemented(_) => "NotImplemented",
+            Error::Database(_) | Error::Io(_) | Error::Internal(_) => "ServerError",
+        }
+    }
+
+    /// Message safe to show to a client: internal details stay in the logs.
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Database(_) | Error::Io(_) | Error::Internal(_) => {
+                "Internal server error".into()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

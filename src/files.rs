@@ -1,0 +1,125 @@
+//! Reading a revision's files: tree listings, paths-info, the flat file list of repo info.
+
+use crate::error::{Error, Result};
+use crate::git::{Pointer, TreeEntry};
+use crate::hub::Hub;
+
+/// A file or directory at a revision, as the HF API describes it.
+#[derive(Debug, Clone)]
+pub struct FileEntry {
+    pub path: String,
+    pub is_dir: bool,
+    /// Git blob or tree id.
+    pub oid: String,
+    /// Real size (for LFS files the object's size, not the pointer's).
+    pub size: u64,
+    pub lfs: Option<Pointer>,
+    /// Size of the pointer blob for LFS files.
+    pub pointer_size: u64,
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+async fn describe(hub: &Hub, repo: i64, path: String, e: &TreeEntry) -> Result<FileEntry> {
+    if e.is_tree() {
+        return Ok(FileEntry {
+            path,
+            is_dir: true,
+            oid: e.oid.clone(),
+            size: 0,
+            lfs: None,
+            pointer_size: 0,
+        });
+    }
+    if !e.is_blob() {
+        // Submodules have no content here; show them as empty files.
+        return Ok(FileEntry {
+            path,
+            is_dir: false,
+            oid: e.oid.clone(),
+            size: 0,
+            lfs: None,
+            pointer_size: 0,
+        });
+    }
+    let info = hub.objects.blob_info(repo, &e.oid).await?;
+    let size = info.lfs.as_ref().map(|p| p.size).unwrap_or(info.size);
+    Ok(FileEntry {
+        path,
+        is_dir: false,
+        oid: e.oid.clone(),
+        size,
+        lfs: info.lfs,
+        pointer_size: info.size,
+    })
+}
+
+/// Entries under `path` ("" for the root), optionally recursive (directories included).
+pub async fn list_tree(
+    hub: &Hub,
+    repo: i64,
+    root: &str,
+    path: &str,
+    recursive: bool,
+) -> Result<Vec<FileEntry>> {
+    let path = path.trim_matches('/');
+    let start = hub
+        .objects
+        .entry_at(repo, root, path)
+        .await?
+        .ok_or_else(|| Error::entry_not_found(path))?;
+    if !start.is_tree() {
+        return Ok(vec![describe(hub, repo, path.to_string(), &start).await?]);
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![(path.to_string(), start.oid)];
+    while let Some((dir, oid)) = stack.pop() {
+        let tree = hub.objects.tree(repo, &oid).await?;
+        let mut subdirs = Vec::new();
+        for e in tree.iter() {
+            let p = join(&dir, &e.name);
+            if recursive && e.is_tree() {
+                subdirs.push((p.clone(), e.oid.clone()));
+            }
+            out.push(describe(hub, repo, p, e).await?);
+        }
+        // Depth-first in tree order.
+        stack.extend(subdirs.into_iter().rev());
+    }
+    Ok(out)
+}
+
+/// Every file (no directories) at a revision.
+pub async fn all_files(hub: &Hub, repo: i64, root: &str) -> Result<Vec<FileEntry>> {
+    Ok(list_tree(hub, repo, root, "", true)
+        .await?
+        .into_iter()
+        .filter(|e| !e.is_dir)
+        .collect())
+}
+
+/// The entries that exist among `paths`; missing ones are left out.
+pub async fn paths_info(
+    hub: &Hub,
+    repo: i64,
+    root: &str,
+    paths: &[String],
+) -> Result<Vec<FileEntry>> {
+    let mut out = Vec::new();
+    for p in paths {
+        let p = p.trim_matches('/');
+        if p.is_empty() {
+            continue;
+        }
+        if let Some(e) = hub.objects.entry_at(repo, root, p).await? {
+            out.push(describe(hub, repo, p.to_string(), &e).await?);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,302 @@
+//! The Git LFS batch API (`/{id}.git/info/lfs/objects/batch`).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::sign::Signer;
+use crate::accounts::Caller;
+use crate::db::now_str;
+use crate::error::{Error, Result};
+use crate::git::object::is_sha256_hex;
+use crate::hub::Hub;
+use crate::repos::Repo;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Operation {
+    Upload,
+    Download,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BatchObject {
+    pub oid: String,
+    pub size: i64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BatchRequest {
+    pub operation: Operation,
+    #[serde(default)]
+    pub transfers: Vec<String>,
+    pub objects: Vec<BatchObject>,
+    pub hash_algo: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Action {
+    pub href: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub header: BTreeMap<String, String>,
+    pub expires_at: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ObjectError {
+    pub code: u16,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ObjectResponse {
+    pub oid: String,
+    pub size: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authenticated: Option<bool>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub actions: BTreeMap<String, Action>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ObjectError>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BatchResponse {
+    pub transfer: String,
+    pub objects: Vec<ObjectResponse>,
+    pub hash_algo: String,
+}
+
+const MAX_OBJECTS: usize = 1000;
+
+fn expires(ttl: u64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(ttl as i64))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+fn obj_error(o: &BatchObject, code: u16, message: String) -> ObjectResponse {
+    ObjectResponse {
+        oid: o.oid.clone(),
+        size: o.size,
+        authenticated: None,
+        actions: BTreeMap::new(),
+        error: Some(ObjectError { code, message }),
+    }
+}
+
+/// Answer a batch request. Permissions on the repo are checked by the caller of this function
+/// (read for download, write for upload).
+pub async fn batch(
+    hub: &Hub,
+    caller: Option<&Caller>,
+    repo: &Repo,
+    req: BatchRequest,
+) -> Result<BatchResponse> {
+    if req.hash_algo.as_deref().is_some_and(|h| h != "sha256") {
+        return Err(Error::Unprocessable(
+            "Only sha256 is supported as hash_algo".into(),
+        ));
+    }
+    if req.objects.len() > MAX_OBJECTS {
+        return Err(Error::PayloadTooLarge(format!(
+            "At most {MAX_OBJECTS} objects per batch request"
+        )));
+    }
+    let multipart_ok = req.transfers.is_empty() || req.transfers.iter().any(|t| t == "multipart");
+    let signer = Signer::new(&hub.signing_key);
+    let cfg = hub.config.clone();
+    let caller = caller.cloned();
+    let repo_id = repo.id;
+    // Look everything up in one database round trip.
+    let oids: Vec<String> = req
+        .objects
+        .iter()
+        .map(|o| o.oid.to_ascii_lowercase())
+        .collect();
+    let c2 = caller.clone();
+    let known = hub
+        .db
+        .call(move |c| {
+            let mut out = Vec::new();
+            for oid in oids {
+                if !is_sha256_hex(&oid) {
+                    out.push((None, false, false));
+                    continue;
+                }
+                let size = super::stored_size(c, &oid)?;
+                let usable = match &c2 {
+                    Some(caller) if size.is_some() => super::may_reference(c, caller, &oid)?,
+                    _ => false,
+                };
+                let in_repo = super::repo_has_object(c, repo_id, &oid)?;
+                out.push((size, usable, in_repo));
+            }
+            Ok(out)
+        })
+        .await?;
+
+    let mut objects = Vec::with_capacity(req.objects.len());
+    let mut multipart_rows = Vec::new();
+    let user_id = caller.as_ref().map(|c| c.user.id).unwrap_or(0);
+    for (o, (stored, usable, in_repo)) in req.objects.iter().zip(known) {
+        let oid = o.oid.to_ascii_lowercase();
+        if !is_sha256_hex(&oid) {
+            objects.push(obj_error(
+                o,
+                422,
+                format!("Invalid oid '{}': expected a sha256 hex digest", o.oid),
+            ));
+            continue;
+        }
+        if o.size < 0 {
+            objects.push(obj_error(o, 422, "Invalid size".into()));
+            continue;
+        }
+        let size = o.size as u64;
+        match req.operation {
+            Operation::Download => {
+                let Some(real) = stored.filter(|_| in_repo) else {
+                    objects.push(obj_error(
+                        o,
+                        404,
+                        format!("Object {oid} not found in this repository"),
+                    ));
+                    continue;
+                };
+                let ttl = cfg.download_url_expiry_secs;
+                let s = signer.sign("download", &[&oid, &repo_id.to_string()], ttl)?;
+                let href = format!(
+                    "{}/api/lfs/objects/{oid}?repo={repo_id}&exp={}&sig={}",
+                    cfg.base_url, s.exp, s.sig
+                );
+                let mut actions = BTreeMap::new();
+                actions.insert(
+                    "download".into(),
+                    Action {
+                        href,
+                        header: BTreeMap::new(),
+                        expires_at: expires(ttl),
+                    },
+                );
+                objects.push(ObjectResponse {
+                    oid,
+                    size: real as i64,
+                    authenticated: Some(true),
+                    actions,
+                    error: None,
+                });
+            }
+            Operation::Upload => {
+                if let Some(real) = stored {
+                    if real != size {
+                        objects.push(obj_error(
+                            o,
+                            422,
+                            format!("Object {oid} exists with size {real}, not {size}"),
+                        ));
+                        continue;
+                    }
+                    if usable {
+                        // Already here and the caller may use it: nothing to send.
+                        objects.push(ObjectResponse {
+                            oid,
+                            size: o.size,
+                            authenticated: Some(true),
+                            actions: BTreeMap::new(),
+                            error: None,
+                        });
+                        continue;
+                    }
+                }
+                let ttl = cfg.upload_url_expiry_secs;
+                let size_s = size.to_string();
+                let user_s = user_id.to_string();
+                let mut actions = BTreeMap::new();
+                if multipart_ok && size > cfg.lfs_multipart_threshold_bytes {
+                    let upload_id = uuid::Uuid::new_v4().simple().to_string();
+                    let chunk = cfg.lfs_multipart_chunk_bytes;
+                    let parts = size.div_ceil(chunk);
+                    let s = signer.sign("multipart", &[&upload_id], ttl)?;
+                    let mut header = BTreeMap::new();
+                    header.insert("chunk_size".to_string(), chunk.to_string());
+                    for n in 1..=parts {
+                        header.insert(
+                            n.to_string(),
+                            format!(
+                                "{}/api/lfs/multipart/{upload_id}/{n}?exp={}&sig={}",
+                                cfg.base_url, s.exp, s.sig
+                            ),
+                        );
+                    }
+                    let href = format!(
+                        "{}/api/lfs/multipart/{upload_id}?exp={}&sig={}",
+                        cfg.base_url, s.exp, s.sig
+                    );
+                    actions.insert(
+                        "upload".into(),
+                        Action {
+                            href,
+                            header,
+                            expires_at: expires(ttl),
+                        },
+                    );
+                    multipart_rows.push((upload_id, oid.clone(), size, chunk));
+                } else {
+                    let s = signer.sign("upload", &[&oid, &size_s, &user_s], ttl)?;
+                    let href = format!(
+                        "{}/api/lfs/upload/{oid}?size={size}&user={user_id}&exp={}&sig={}",
+                        cfg.base_url, s.exp, s.sig
+                    );
+                    actions.insert(
+                        "upload".into(),
+                        Action {
+                            href,
+                            header: BTreeMap::new(),
+                            expires_at: expires(ttl),
+                        },
+                    );
+                }
+                let v = signer.sign("verify", &[&oid, &size_s], ttl)?;
+                let href = format!(
+                    "{}/api/lfs/verify/{oid}?size={size}&exp={}&sig={}",
+                    cfg.base_url, v.exp, v.sig
+                );
+                actions.insert(
+                    "verify".into(),
+                    Action {
+                        href,
+                        header: BTreeMap::new(),
+                        expires_at: expires(ttl),
+                    },
+                );
+                objects.push(ObjectResponse {
+                    oid,
+                    size: o.size,
+                    authenticated: Some(true),
+                    actions,
+                    error: None,
+                });
+            }
+        }
+    }
+    if !multipart_rows.is_empty() {
+        hub.db
+            .call(move |c| {
+                let now = now_str();
+                for (id, oid, size, chunk) in multipart_rows {
+                    c.execute(
+                        "INSERT INTO multipart_uploads (upload_id, oid, size, chunk_size, user_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        rusqlite::params![id, oid, size as i64, chunk as i64, user_id, now],
+                    )?;
+                }
+                Ok(())
+            })
+            .await?;
+    }
+    Ok(BatchResponse {
+        transfer: "basic".into(),
+        objects,
+        hash_algo: "sha256".into(),
+    })
+}

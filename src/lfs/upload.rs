@@ -1,0 +1,251 @@
+//! Receiving LFS bytes: streamed to a staging file while hashed, admitted only when the
+//! sha256 and the size match what was announced.
+
+use std::path::Path;
+
+use md5::Md5;
+use rusqlite::OptionalExtension;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+use crate::error::{Error, Result};
+use crate::hub::Hub;
+use crate::storage::lfs_key;
+
+const BUF: usize = 1 << 20;
+
+/// Copy at most `limit` bytes of `reader` to `dest`, feeding `on_chunk`; error if the body
+/// holds more than `limit`.
+async fn stream_to_file<R: AsyncRead + Unpin>(
+    mut reader: R,
+    dest: &Path,
+    limit: u64,
+    mut on_chunk: impl FnMut(&[u8]),
+) -> Result<u64> {
+    let mut file = tokio::fs::File::create(dest).await?;
+    let mut buf = vec![0u8; BUF];
+    let mut total = 0u64;
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .await
+            .map_err(|e| Error::bad_request(format!("Upload interrupted: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        if total > limit {
+            return Err(Error::bad_request(format!(
+                "Upload is larger than the announced {limit} bytes"
+            )));
+        }
+        on_chunk(&buf[..n]);
+        file.write_all(&buf[..n]).await?;
+    }
+    file.sync_data().await?;
+    Ok(total)
+}
+
+/// Store an uploaded object after checking it; records `user_id` as possessing it.
+pub async fn receive_object<R: AsyncRead + Unpin>(
+    hub: &Hub,
+    oid: &str,
+    size: u64,
+    user_id: i64,
+    reader: R,
+) -> Result<()> {
+    let staged = hub.storage.staging_path();
+    let mut hasher = Sha256::new();
+    let res = stream_to_file(reader, &staged, size, |b| hasher.update(b)).await;
+    let outcome = match res {
+        Ok(n) if n != size => Err(Error::bad_request(format!(
+            "Size mismatch: received {n} bytes, expected {size}"
+        ))),
+        Ok(_) => {
+            let got = hex::encode(hasher.finalize());
+            if got != oid {
+                Err(Error::bad_request(format!(
+                    "sha256 mismatch: content hashes to {got}, expected {oid}"
+                )))
+            } else {
+                Ok(())
+            }
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = outcome {
+        let _ = tokio::fs::remove_file(&staged).await;
+        return Err(e);
+    }
+    hub.storage.commit_staged(&staged, &lfs_key(oid)).await?;
+    let oid = oid.to_string();
+    hub.db
+        .call(move |c| super::record_object(c, &oid, size, user_id))
+        .await
+}
+
+struct MultipartRow {
+    oid: String,
+    size: u64,
+    chunk: u64,
+    user_id: i64,
+}
+
+async fn multipart_row(hub: &Hub, upload_id: &str) -> Result<MultipartRow> {
+    let id = upload_id.to_string();
+    hub.db
+        .call(move |c| {
+            Ok(c.query_row(
+                "SELECT oid, size, chunk_size, user_id FROM multipart_uploads WHERE upload_id = ?1",
+                [id],
+                |r| {
+                    Ok(MultipartRow {
+                        oid: r.get(0)?,
+                        size: r.get::<_, i64>(1)? as u64,
+                        chunk: r.get::<_, i64>(2)? as u64,
+                        user_id: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+        })
+        .await?
+        .ok_or_else(|| Error::EntryNotFound("Unknown or finished multipart upload".into()))
+}
+
+/// Store part `n` of a multipart upload; returns its ETag (quoted MD5, as S3 does).
+pub async fn receive_part<R: AsyncRead + Unpin>(
+    hub: &Hub,
+    upload_id: &str,
+    n: u64,
+    reader: R,
+) -> Result<String> {
+    let row = multipart_row(hub, upload_id).await?;
+    let parts = row.size.div_ceil(row.chunk);
+    if n == 0 || n > parts {
+        return Err(Error::bad_request(format!(
+            "Part number must be between 1 and {parts}"
+        )));
+    }
+    let expected = if n == parts {
+        row.size - row.chunk * (parts - 1)
+    } else {
+        row.chunk
+    };
+    let dir = hub.storage.multipart_dir(upload_id);
+    tokio::fs::create_dir_all(&dir).await?;
+    let staged = dir.join(format!("{n}.tmp-{}", uuid::Uuid::new_v4().simple()));
+    let mut md5 = Md5::new();
+    let got = match stream_to_file(reader, &staged, expected, |b| md5.update(b)).await {
+        Ok(got) => got,
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&staged).await;
+            return Err(e);
+        }
+    };
+    if got != expected {
+        let _ = tokio::fs::remove_file(&staged).await;
+        return Err(Error::bad_request(format!(
+            "Part {n} must be {expected} bytes, received {got}"
+        )));
+    }
+    let etag = format!("\"{}\"", hex::encode(md5.finalize()));
+    tokio::fs::write(dir.join(format!("{n}.etag")), &etag).await?;
+    tokio::fs::rename(&staged, dir.join(format!("{n}.part"))).await?;
+    Ok(etag)
+}
+
+/// One `{partNumber, etag}` of the completion call.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompletePart {
+    pub part_number: u64,
+    pub etag: String,
+}
+
+/// Assemble the parts, check sha256 and size, and admit the object.
+pub async fn complete_multipart(
+    hub: &Hub,
+    upload_id: &str,
+    oid: &str,
+    parts: &[CompletePart],
+) -> Result<()> {
+    let row = multipart_row(hub, upload_id).await?;
+    if row.oid != oid {
+        return Err(Error::bad_request("The oid does not match this upload"));
+    }
+    let count = row.size.div_ceil(row.chunk);
+    if parts.len() as u64 != count {
+        return Err(Error::bad_request(format!(
+            "Expected {count} parts, got {}",
+            parts.len()
+        )));
+    }
+    let dir = hub.storage.multipart_dir(upload_id);
+    for (i, p) in parts.iter().enumerate() {
+        if p.part_number != i as u64 + 1 {
+            return Err(Error::bad_request(
+                "Parts must be listed in order, starting at 1",
+            ));
+        }
+        let stored = tokio::fs::read_to_string(dir.join(format!("{}.etag", p.part_number)))
+            .await
+            .map_err(|_| Error::bad_request(format!("Part {} was not uploaded", p.part_number)))?;
+        if stored.trim_matches('"') != p.etag.trim_matches('"') {
+            return Err(Error::bad_request(format!(
+                "ETag mismatch for part {}",
+                p.part_number
+            )));
+        }
+    }
+    let staged = hub.storage.staging_path();
+    let mut out = tokio::fs::File::create(&staged).await?;
+    let mut hasher = Sha256::new();
+    let mut total = 0u64;
+    let mut buf = vec![0u8; BUF];
+    for p in parts {
+        let mut f = tokio::fs::File::open(dir.join(format!("{}.part", p.part_number))).await?;
+        loop {
+            let n = f.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            out.write_all(&buf[..n]).await?;
+            total += n as u64;
+        }
+    }
+    out.sync_data().await?;
+    drop(out);
+    let got = hex::encode(hasher.finalize());
+    if got != oid || total != row.size {
+        let _ = tokio::fs::remove_file(&staged).await;
+        let _ = tokio::fs::remove_dir_all(&dir).await;
+        let id = upload_id.to_string();
+        hub.db
+            .call(move |c| {
+                Ok(c.execute("DELETE FROM multipart_uploads WHERE upload_id = ?1", [id])?)
+            })
+            .await?;
+        return Err(Error::bad_request(format!(
+            "Assembled object does not match: sha256 {got} ({total} bytes), expected {oid} ({} bytes)",
+            row.size
+        )));
+    }
+    hub.storage.commit_staged(&staged, &lfs_key(oid)).await?;
+    let _ = tokio::fs::remove_dir_all(&dir).await;
+    let (id, oid, size, user) = (
+        upload_id.to_string(),
+        oid.to_string(),
+        row.size,
+        row.user_id,
+    );
+    hub.db
+        .call(move |c| {
+            super::record_object(c, &oid, size, user)?;
+            c.execute("DELETE FROM multipart_uploads WHERE upload_id = ?1", [id])?;
+            Ok(())
+        })
+        .await
+}

@@ -1,0 +1,22 @@
+//! kohaku core: the domain of a self-hosted, huggingface.co-compatible model and dataset hub.
+//! Knows nothing of HTTP or terminals; the daemon and the CLI call it.
+
+pub mod accounts;
+pub mod card;
+pub mod commits;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod files;
+pub mod git;
+pub mod history;
+pub mod hub;
+pub mod lfs;
+pub mod names;
+pub mod perms;
+pub mod preupload;
+pub mod repos;
+pub mod storage;
+
+pub use error::{Error, Result};
+pub use hub::Hub;

@@ -1,0 +1,99 @@
+//! The one permission model: who may read, write or administer a repository or namespace.
+//! Every path (HF API, resolve, LFS) asks here.
+
+use rusqlite::Connection;
+
+use crate::accounts::Caller;
+use crate::error::{Error, Result};
+use crate::repos::Repo;
+
+/// Level of access to a repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Access {
+    None,
+    Read,
+    Write,
+    Admin,
+}
+
+/// The caller's access to `repo`. Read-only tokens cap it at `Read`.
+pub fn repo_access(_conn: &Connection, repo: &Repo, caller: Option<&Caller>) -> Result<Access> {
+    let base = match caller {
+        Some(c) if c.user.is_admin => Access::Admin,
+        Some(c) if c.user.id == repo.owner_id || c.user.username == repo.namespace => Access::Admin,
+        _ if !repo.private => Access::Read,
+        _ => Access::None,
+    };
+    Ok(match caller {
+        Some(c) if !c.can_write() && base > Access::Read => Access::Read,
+        _ => base,
+    })
+}
+
+/// Require read access; missing access is indistinguishable from a missing repo.
+pub fn require_read(conn: &Connection, repo: &Repo, caller: Option<&Caller>) -> Result<Access> {
+    let a = repo_access(conn, repo, caller)?;
+    if a == Access::None {
+        return Err(Error::repo_not_found());
+    }
+    Ok(a)
+}
+
+/// Require write access. Callers who cannot even read get 404, the others 403/401.
+pub fn require_write(conn: &Connection, repo: &Repo, caller: Option<&Caller>) -> Result<()> {
+    let a = require_read(conn, repo, caller)?;
+    if a >= Access::Write {
+        return Ok(());
+    }
+    match caller {
+        None => Err(Error::Unauthorized(
+            "Authentication required to modify this repository".into(),
+        )),
+        Some(c) if !c.can_write() => Err(Error::Forbidden("This token is read-only".into())),
+        Some(_) => Err(Error::Forbidden(
+            "You do not have write access to this repository".into(),
+        )),
+    }
+}
+
+/// Require admin access (settings, delete, move).
+pub fn require_admin(conn: &Connection, repo: &Repo, caller: Option<&Caller>) -> Result<()> {
+    require_write(conn, repo, caller)?;
+    if repo_access(conn, repo, caller)? >= Access::Admin {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "You need admin rights on this repository".into(),
+        ))
+    }
+}
+
+/// May the caller create repositories in `namespace`?
+pub fn require_create_in(
+    _conn: &Connection,
+    namespace: &str,
+    caller: Option<&Caller>,
+) -> Result<()> {
+    let Some(c) = caller else {
+        return Err(Error::Unauthorized("Authentication required".into()));
+    };
+    if !c.can_write() {
+        return Err(Error::Forbidden("This token is read-only".into()));
+    }
+    if c.user.is_admin || c.user.username == namespace {
+        return Ok(());
+    }
+    Err(Error::Forbidden(format!(
+        "You cannot create repositories in the namespace '{namespace}'"
+    )))
+}
+
+/// SQL condition (over a `repos` alias `r`) selecting repos the user may read; binds nothing,
+/// the user id is inlined as an integer.
+pub fn readable_repos_sql(caller: Option<&Caller>) -> String {
+    match caller {
+        Some(c) if c.user.is_admin => "1=1".to_string(),
+        Some(c) => format!("(r.private = 0 OR r.owner_id = {})", c.user.id),
+        None => "r.private = 0".to_string(),
+    }
+}

@@ -1,0 +1,241 @@
+//! Creating, deleting, moving and re-configuring repositories.
+
+use rusqlite::params;
+
+use super::refs::{cas_ref, MAIN};
+use super::{find_repo, get_repo, Lookup, Repo};
+use crate::accounts::Caller;
+use crate::db::{is_unique_violation, now_str};
+use crate::error::{Error, Result};
+use crate::git::commit::compose_message;
+use crate::git::tree::{TreeEntry, MODE_FILE};
+use crate::git::{Commit, Kind, Signature};
+use crate::hub::Hub;
+use crate::names::{self, RepoType};
+use crate::perms;
+
+/// What `POST /api/repos/create` asks for.
+#[derive(Debug, Clone)]
+pub struct CreateRepo {
+    pub repo_type: RepoType,
+    pub namespace: String,
+    pub name: String,
+    pub private: bool,
+}
+
+/// The `.gitattributes` a new repo starts with: the LFS suffixes routed through LFS.
+pub fn initial_gitattributes(suffixes: &[String]) -> String {
+    let mut s = String::new();
+    for suf in suffixes {
+        s.push_str(&format!("*{suf} filter=lfs diff=lfs merge=lfs -text\n"));
+    }
+    s
+}
+
+fn conflict_url(hub: &Hub, t: RepoType, ns: &str, name: &str) -> String {
+    hub.url(&format!("/{}{ns}/{name}", t.url_prefix()))
+}
+
+/// Create a repository with its initial commit (`.gitattributes`, author `system`).
+pub async fn create_repo(hub: &Hub, caller: Option<&Caller>, req: CreateRepo) -> Result<Repo> {
+    names::validate_namespace(&req.namespace)?;
+    names::validate_repo_name(&req.name)?;
+    let caller_owned = caller.cloned();
+    let url = conflict_url(hub, req.repo_type, &req.namespace, &req.name);
+    let r = req.clone();
+    let repo = hub
+        .db
+        .call(move |c| {
+            let owner: Option<i64> = c
+                .query_row("SELECT id FROM users WHERE username = ?1", [&r.namespace], |row| row.get(0))
+                .ok();
+            perms::require_create_in(c, &r.namespace, caller_owned.as_ref())?;
+            let Some(owner_id) = owner else {
+                return Err(Error::bad_request(format!("Namespace '{}' does not exist", r.namespace)));
+            };
+            let conflict = || Error::Conflict {
+                message: format!("You already created this {} repo", r.repo_type.as_str()),
+                url: Some(url.clone()),
+            };
+            if matches!(find_repo(c, r.repo_type, &r.namespace, &r.name)?, Lookup::Found(_)) {
+                return Err(conflict());
+            }
+            let res = c.execute(
+                "INSERT INTO repos (repo_type, namespace, name, normalized_name, owner_id, private, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                params![r.repo_type.as_str(), r.namespace, r.name, names::normalize(&r.name), owner_id, r.private, now_str()],
+            );
+            match res {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => return Err(conflict()),
+                Err(e) => return Err(e.into()),
+            }
+            // A moved repo's old name is free again once something new takes it.
+            c.execute(
+                "DELETE FROM repo_redirects WHERE repo_type = ?1 AND namespace = ?2 AND name = ?3",
+                params![r.repo_type.as_str(), r.namespace, r.name],
+            )?;
+            get_repo(c, r.repo_type, &r.namespace, &r.name)
+        })
+        .await?;
+
+    let attrs = initial_gitattributes(&hub.config.lfs_suffix_rules);
+    let blob = hub
+        .objects
+        .write(repo.id, Kind::Blob, attrs.as_bytes())
+        .await?;
+    let tree = hub
+        .objects
+        .write_tree(
+            repo.id,
+            &mut [TreeEntry {
+                mode: MODE_FILE.into(),
+                name: ".gitattributes".into(),
+                oid: blob,
+            }],
+        )
+        .await?;
+    let sig = Signature::now("system", "system@kohaku.local");
+    let commit = Commit {
+        tree,
+        parents: vec![],
+        author: sig.clone(),
+        committer: sig,
+        message: compose_message("initial commit", ""),
+    };
+    let commit_id = hub.objects.write_commit(repo.id, &commit).await?;
+    let repo_id = repo.id;
+    hub.db
+        .call(move |c| cas_ref(c, repo_id, MAIN, None, Some(&commit_id)).map(|_| ()))
+        .await?;
+    Ok(repo)
+}
+
+/// Delete a repository. Its rows go now; its storage is left for `kohaku gc`.
+pub async fn delete_repo(
+    hub: &Hub,
+    caller: Option<&Caller>,
+    t: RepoType,
+    ns: &str,
+    name: &str,
+) -> Result<()> {
+    let (caller, ns, name) = (caller.cloned(), ns.to_string(), name.to_string());
+    hub.db
+        .call(move |c| {
+            let repo = match find_repo(c, t, &ns, &name)? {
+                Lookup::Found(r) => r,
+                _ => return Err(Error::repo_not_found()),
+            };
+            perms::require_admin(c, &repo, caller.as_ref())?;
+            let tx = c.transaction()?;
+            tx.execute(
+                "INSERT OR REPLACE INTO deleted_repos (repo_id, full_id, deleted_at) VALUES (?1, ?2, ?3)",
+                params![repo.id, format!("{}s/{}", t.as_str(), repo.full_id()), now_str()],
+            )?;
+            tx.execute("DELETE FROM repos WHERE id = ?1", [repo.id])?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+}
+
+/// Move/rename a repository; the old id keeps resolving through a redirect.
+pub async fn move_repo(
+    hub: &Hub,
+    caller: Option<&Caller>,
+    t: RepoType,
+    from: &str,
+    to: &str,
+) -> Result<Repo> {
+    let (from_ns, from_name) = names::split_repo_id(from)?;
+    let (to_ns, to_name) = names::split_repo_id(to)?;
+    let caller = caller.cloned();
+    hub.db
+        .call(move |c| {
+            let repo = match find_repo(c, t, &from_ns, &from_name)? {
+                Lookup::Found(r) => r,
+                _ => return Err(Error::repo_not_found()),
+            };
+            perms::require_admin(c, &repo, caller.as_ref())?;
+            if to_ns != repo.namespace {
+                perms::require_create_in(c, &to_ns, caller.as_ref())?;
+            }
+            let owner: Option<i64> =
+                c.query_row("SELECT id FROM users WHERE username = ?1", [&to_ns], |r| r.get(0)).ok();
+            let Some(owner_id) = owner else {
+                return Err(Error::bad_request(format!("Namespace '{to_ns}' does not exist")));
+            };
+            let clash: Option<i64> = c
+                .query_row(
+                    "SELECT id FROM repos WHERE repo_type = ?1 AND namespace = ?2 AND normalized_name = ?3 AND id != ?4",
+                    params![t.as_str(), to_ns, names::normalize(&to_name), repo.id],
+                    |r| r.get(0),
+                )
+                .ok();
+            if clash.is_some() {
+                return Err(Error::Conflict {
+                    message: format!("A {} repository called {to_ns}/{to_name} already exists", t.as_str()),
+                    url: None,
+                });
+            }
+            let tx = c.transaction()?;
+            let now = now_str();
+            tx.execute(
+                "DELETE FROM repo_redirects WHERE repo_type = ?1 AND namespace = ?2 AND name = ?3",
+                params![t.as_str(), to_ns, to_name],
+            )?;
+            tx.execute(
+                "UPDATE repos SET namespace = ?1, name = ?2, normalized_name = ?3, owner_id = ?4, updated_at = ?5 WHERE id = ?6",
+                params![to_ns, to_name, names::normalize(&to_name), owner_id, now, repo.id],
+            )?;
+            tx.execute(
+                "INSERT OR REPLACE INTO repo_redirects (repo_type, namespace, name, repo_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![t.as_str(), from_ns, from_name, repo.id, now],
+            )?;
+            tx.commit()?;
+            get_repo(c, t, &to_ns, &to_name)
+        })
+        .await
+}
+
+/// Fields of `PUT /api/{type}s/{id}/settings` this hub understands.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsUpdate {
+    pub private: Option<bool>,
+    /// `Some(None)` clears gating.
+    pub gated: Option<Option<String>>,
+}
+
+pub async fn update_settings(
+    hub: &Hub,
+    caller: Option<&Caller>,
+    repo: &Repo,
+    upd: SettingsUpdate,
+) -> Result<()> {
+    if let Some(Some(g)) = &upd.gated {
+        if g != "auto" && g != "manual" {
+            return Err(Error::bad_request(
+                "gated must be \"auto\", \"manual\" or false",
+            ));
+        }
+    }
+    let (caller, repo) = (caller.cloned(), repo.clone());
+    hub.db
+        .call(move |c| {
+            perms::require_admin(c, &repo, caller.as_ref())?;
+            if let Some(p) = upd.private {
+                c.execute(
+                    "UPDATE repos SET private = ?1 WHERE id = ?2",
+                    params![p, repo.id],
+                )?;
+            }
+            if let Some(g) = upd.gated {
+                c.execute(
+                    "UPDATE repos SET gated = ?1 WHERE id = ?2",
+                    params![g, repo.id],
+                )?;
+            }
+            super::touch(c, repo.id)
+        })
+        .await
+}

@@ -1,0 +1,94 @@
+//! Listing repositories with the filters of `GET /api/{type}s`, privacy respected.
+
+use rusqlite::{params_from_iter, Connection};
+
+use super::{repo_from_row, Repo, REPO_COLS};
+use crate::accounts::Caller;
+use crate::error::{Error, Result};
+use crate::names::RepoType;
+use crate::perms::readable_repos_sql;
+
+/// Orderings the HF client asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    CreatedAt,
+    LastModified,
+    Downloads,
+    Likes,
+    /// Until trending scores exist (download statistics), ordered by downloads.
+    Trending,
+    Id,
+}
+
+impl SortKey {
+    pub fn parse(s: &str) -> Result<SortKey> {
+        Ok(match s {
+            "createdAt" | "created_at" => SortKey::CreatedAt,
+            "lastModified" | "last_modified" | "updatedAt" => SortKey::LastModified,
+            "downloads" => SortKey::Downloads,
+            "likes" => SortKey::Likes,
+            "trendingScore" | "trending_score" | "trending" => SortKey::Trending,
+            "id" | "name" => SortKey::Id,
+            other => return Err(Error::bad_request(format!("Invalid sort '{other}'"))),
+        })
+    }
+    fn column(self) -> &'static str {
+        match self {
+            SortKey::CreatedAt => "r.created_at",
+            SortKey::LastModified => "r.updated_at",
+            SortKey::Downloads | SortKey::Trending => "r.downloads",
+            SortKey::Likes => "r.likes",
+            SortKey::Id => "r.namespace || '/' || r.name",
+        }
+    }
+}
+
+/// Filters of a repo listing.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub repo_type: Option<RepoType>,
+    pub author: Option<String>,
+    pub search: Vec<String>,
+    pub sort: SortKey,
+    pub descending: bool,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+pub fn list_repos(conn: &Connection, caller: Option<&Caller>, q: &ListQuery) -> Result<Vec<Repo>> {
+    let mut sql = format!(
+        "SELECT {REPO_COLS} FROM repos r WHERE {}",
+        readable_repos_sql(caller)
+    );
+    let mut args: Vec<String> = Vec::new();
+    if let Some(t) = q.repo_type {
+        args.push(t.as_str().into());
+        sql.push_str(&format!(" AND r.repo_type = ?{}", args.len()));
+    }
+    if let Some(a) = &q.author {
+        args.push(a.clone());
+        sql.push_str(&format!(" AND r.namespace = ?{}", args.len()));
+    }
+    for s in &q.search {
+        let escaped = s
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        args.push(format!("%{escaped}%"));
+        sql.push_str(&format!(
+            " AND lower(r.namespace || '/' || r.name) LIKE ?{} ESCAPE '\\'",
+            args.len()
+        ));
+    }
+    let dir = if q.descending { "DESC" } else { "ASC" };
+    sql.push_str(&format!(
+        " ORDER BY {} {dir}, r.id {dir} LIMIT {} OFFSET {}",
+        q.sort.column(),
+        q.limit,
+        q.offset
+    ));
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args.iter()), repo_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}

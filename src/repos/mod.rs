@@ -1,0 +1,127 @@
+//! Repositories: rows, lookup (with redirects after a move), creation, deletion, move, settings.
+
+mod create;
+mod listing;
+pub mod refs;
+
+pub use create::{
+    create_repo, delete_repo, move_repo, update_settings, CreateRepo, SettingsUpdate,
+};
+pub use listing::{list_repos, ListQuery, SortKey};
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::names::RepoType;
+
+/// A repository row.
+#[derive(Debug, Clone, Serialize)]
+pub struct Repo {
+    pub id: i64,
+    #[serde(skip)]
+    pub repo_type: RepoType,
+    pub namespace: String,
+    pub name: String,
+    pub owner_id: i64,
+    pub private: bool,
+    pub gated: Option<String>,
+    pub downloads: i64,
+    pub likes: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl Repo {
+    pub fn full_id(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+    /// Web path of the repo (`/datasets/ns/name`), no trailing slash.
+    pub fn web_path(&self) -> String {
+        format!(
+            "/{}{}/{}",
+            self.repo_type.url_prefix(),
+            self.namespace,
+            self.name
+        )
+    }
+}
+
+pub(crate) const REPO_COLS: &str =
+    "r.id, r.repo_type, r.namespace, r.name, r.owner_id, r.private, r.gated, r.downloads, r.likes, r.created_at, r.updated_at";
+
+pub(crate) fn repo_from_row(r: &Row<'_>) -> rusqlite::Result<Repo> {
+    let t: String = r.get(1)?;
+    Ok(Repo {
+        id: r.get(0)?,
+        repo_type: RepoType::parse(&t).unwrap_or(RepoType::Model),
+        namespace: r.get(2)?,
+        name: r.get(3)?,
+        owner_id: r.get(4)?,
+        private: r.get(5)?,
+        gated: r.get(6)?,
+        downloads: r.get(7)?,
+        likes: r.get(8)?,
+        created_at: r.get(9)?,
+        updated_at: r.get(10)?,
+    })
+}
+
+/// Result of looking a repo up by id: found directly, or through the redirect a move left.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    Found(Repo),
+    Moved(Repo),
+    Missing,
+}
+
+pub fn find_repo(conn: &Connection, t: RepoType, ns: &str, name: &str) -> Result<Lookup> {
+    let direct = conn
+        .query_row(
+            &format!("SELECT {REPO_COLS} FROM repos r WHERE r.repo_type = ?1 AND r.namespace = ?2 AND r.name = ?3"),
+            params![t.as_str(), ns, name],
+            repo_from_row,
+        )
+        .optional()?;
+    if let Some(r) = direct {
+        return Ok(Lookup::Found(r));
+    }
+    let moved = conn
+        .query_row(
+            &format!(
+                "SELECT {REPO_COLS} FROM repo_redirects d JOIN repos r ON r.id = d.repo_id \
+                 WHERE d.repo_type = ?1 AND d.namespace = ?2 AND d.name = ?3"
+            ),
+            params![t.as_str(), ns, name],
+            repo_from_row,
+        )
+        .optional()?;
+    Ok(moved.map(Lookup::Moved).unwrap_or(Lookup::Missing))
+}
+
+/// Find a repo, following redirects silently (for API calls that act on the repo).
+pub fn get_repo(conn: &Connection, t: RepoType, ns: &str, name: &str) -> Result<Repo> {
+    match find_repo(conn, t, ns, name)? {
+        Lookup::Found(r) | Lookup::Moved(r) => Ok(r),
+        Lookup::Missing => Err(Error::repo_not_found()),
+    }
+}
+
+pub fn repo_by_id(conn: &Connection, id: i64) -> Result<Option<Repo>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {REPO_COLS} FROM repos r WHERE r.id = ?1"),
+            [id],
+            repo_from_row,
+        )
+        .optional()?)
+}
+
+/// Mark a repo as changed now.
+pub fn touch(conn: &Connection, repo_id: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE repos SET updated_at = ?1 WHERE id = ?2",
+        params![crate::db::now_str(), repo_id],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! Local-directory backend. Files are written in `tmp/` and renamed into place.
+
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+use super::ObjectReader;
+use crate::error::{Error, Result};
+
+#[derive(Clone)]
+pub struct LocalStorage {
+    root: PathBuf,
+}
+
+impl LocalStorage {
+    pub fn new(root: PathBuf) -> Result<LocalStorage> {
+        std::fs::create_dir_all(root.join("tmp"))?;
+        Ok(LocalStorage { root })
+    }
+
+    fn path(&self, key: &str) -> Result<PathBuf> {
+        if key
+            .split('/')
+            .any(|s| s.is_empty() || s == ".." || s == ".")
+        {
+            return Err(Error::internal(format!("invalid storage key {key}")));
+        }
+        Ok(self.root.join(key))
+    }
+
+    pub async fn exists(&self, key: &str) -> Result<bool> {
+        Ok(tokio::fs::try_exists(self.path(key)?).await?)
+    }
+
+    pub async fn size(&self, key: &str) -> Result<Option<u64>> {
+        match tokio::fs::metadata(self.path(key)?).await {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn staging_path(&self) -> PathBuf {
+        self.root
+            .join("tmp")
+            .join(uuid::Uuid::new_v4().simple().to_string())
+    }
+
+    pub fn multipart_dir(&self, upload_id: &str) -> PathBuf {
+        self.root.join("tmp").join("multipart").join(upload_id)
+    }
+
+    pub async fn put_bytes_if_absent(&self, key: &str, data: &[u8]) -> Result<()> {
+        let dest = self.path(key)?;
+        if tokio::fs::try_exists(&dest).await? {
+            return Ok(());
+        }
+        let staged = self.staging_path();
+        let mut f = tokio::fs::File::create(&staged).await?;
+        f.write_all(data).await?;
+        f.sync_data().await?;
+        drop(f);
+        self.commit_staged(&staged, key).await
+    }
+
+    pub async fn commit_staged(&self, staged: &Path, key: &str) -> Result<()> {
+        let dest = self.path(key)?;
+        if let Some(parent) = dest.parent() {
+            tokio::fs::create_dir_all(parent).await?;
+        }
+        if tokio::fs::try_exists(&dest).await? {
+            let _ = tokio::fs::remove_file(staged).await;
+            return Ok(());
+        }
+        tokio::fs::rename(staged, &dest).await?;
+        Ok(())
+    }
+
+    pub async fn read_all(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        match tokio::fs::read(self.path(key)?).await {
+            Ok(d) => Ok(Some(d)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn open_range(
+        &self,
+        key: &str,
+        start: u64,
+        len: u64,
+    ) -> Result<Option<ObjectReader>> {
+        let mut f = match tokio::fs::File::open(self.path(key)?).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let total_size = f.metadata().await?.len();
+        if start > 0 {
+            f.seek(std::io::SeekFrom::Start(start)).await?;
+        }
+        Ok(Some(ObjectReader {
+            reader: f.take(len),
+            total_size,
+        }))
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        match tokio::fs::remove_file(self.path(key)?).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
