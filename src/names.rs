@@ -162,9 +162,12 @@ pub fn split_repo_id(id: &str) -> Result<(String, String)> {
 /// A file path inside a repository: relative, no `.`/`..`/`.git` segments, no backslashes.
 /// Returns the canonical form (no leading `./` or `/`, no trailing `/`).
 pub fn validate_path(path: &str) -> Result<String> {
-    let trimmed = path.strip_prefix("./").unwrap_or(path);
-    let trimmed = trimmed.trim_start_matches('/').trim_end_matches('/');
     let bad = |why: &str| Error::Unprocessable(format!("Invalid path '{path}': {why}"));
+    if path.starts_with('/') {
+        return Err(bad("absolute paths are not allowed"));
+    }
+    let trimmed = path.strip_prefix("./").unwrap_or(path);
+    let trimmed = trimmed.trim_end_matches('/');
     if trimmed.is_empty() {
         return Err(bad("empty path"));
     }

@@ -145,8 +145,7 @@ pub async fn list(ctx: Ctx, t: RepoType) -> ApiResult<Response> {
         .map(|(r, sha)| list_item(&r, sha))
         .collect();
     let mut resp = axum::Json(Value::Array(items)).into_response();
-    // Only when the caller did not cap the listing: `limit` means "at most", as on the Hub.
-    if full && q.get("limit").is_none() {
+    if full {
         let next = format!(
             "{}{}?{}",
             hub.config.base_url,

@@ -83,7 +83,7 @@ pub async fn resolve(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<
         Lookup::Found(r) => r,
         Lookup::Moved(r) => {
             // The old id keeps working: send the client to the new one.
-            let raw_tail = ctx.path.splitn(2, "/resolve/").nth(1).unwrap_or("");
+            let raw_tail = ctx.path.split_once("/resolve/").map(|x| x.1).unwrap_or("");
             let query = ctx
                 .raw_query
                 .as_deref()

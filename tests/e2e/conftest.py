@@ -1,0 +1,155 @@
+"""Drives a real `kohaku serve` with the real huggingface_hub client.
+
+The hub is started once per session from the built binary (KOHAKU_BIN), on a free port, with
+a fresh data directory; users and tokens are made with the `kohaku` CLI against the same data.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+KOHAKU = os.environ.get("KOHAKU_BIN") or os.path.join(ROOT, "target", "release", "kohaku")
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+PORT = _free_port()
+ENDPOINT = f"http://127.0.0.1:{PORT}"
+_HOME = tempfile.mkdtemp(prefix="kohaku-e2e-home-")
+# huggingface_hub reads these at import time: set them before any test module imports it.
+os.environ.update(
+    {
+        "HF_ENDPOINT": ENDPOINT,
+        "HF_HOME": _HOME,
+        "HF_HUB_DISABLE_XET": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "HF_HUB_DISABLE_UPDATE_CHECK": "1",
+        "HF_HUB_DISABLE_IMPLICIT_TOKEN": "1",
+        "HF_HUB_ETAG_TIMEOUT": "30",
+        "HF_HUB_DOWNLOAD_TIMEOUT": "60",
+    }
+)
+os.environ.pop("HF_TOKEN", None)
+
+MULTIPART_THRESHOLD = 20_000_000
+MULTIPART_CHUNK = 8_000_000
+
+
+class Hub:
+    def __init__(self, data_dir):
+        self.endpoint = ENDPOINT
+        self.data_dir = data_dir
+        self.env = dict(os.environ)
+        self.env.update(
+            {
+                "KOHAKU_HUB_DATA_DIR": data_dir,
+                "KOHAKU_HUB_LISTEN": f"127.0.0.1:{PORT}",
+                "KOHAKU_HUB_LFS_MULTIPART_THRESHOLD_BYTES": str(MULTIPART_THRESHOLD),
+                "KOHAKU_HUB_LFS_MULTIPART_CHUNK_BYTES": str(MULTIPART_CHUNK),
+                "KOHAKU_HUB_LOG": "info,kohaku_daemon=debug",
+            }
+        )
+        self.proc = None
+        self.tokens = {}
+
+    def cli(self, *args, input=None, check=True):
+        r = subprocess.run([KOHAKU, *args], env=self.env, capture_output=True, text=True, input=input, timeout=60)
+        if check and r.returncode != 0:
+            raise AssertionError(f"kohaku {' '.join(args)} failed: {r.stderr}")
+        return r
+
+    def start(self):
+        self.log = open(os.path.join(self.data_dir, "serve.log"), "w")
+        self.proc = subprocess.Popen([KOHAKU, "serve"], env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        import httpx2
+
+        for _ in range(200):
+            try:
+                if httpx2.get(f"{ENDPOINT}/health", timeout=1).status_code == 200:
+                    return
+            except Exception:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError("kohaku serve exited: " + open(self.log.name).read())
+            time.sleep(0.05)
+        raise RuntimeError("kohaku serve did not become healthy")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def hub():
+    if not os.path.exists(KOHAKU):
+        pytest.exit(f"kohaku binary not found at {KOHAKU}; build it first (cargo build --release)", 2)
+    data = tempfile.mkdtemp(prefix="kohaku-e2e-data-")
+    h = Hub(data)
+    # Users and tokens through the CLI, on the same data the daemon will serve.
+    h.cli("user", "create", "alice", "--email", "alice@example.com", "--password", "alice-password")
+    h.cli("user", "create", "bob", "--email", "bob@example.com", "--password", "bob-password")
+    h.cli("user", "create", "hubadmin", "--email", "root@example.com", "--password", "root-password", "--admin")
+    h.tokens["alice"] = h.cli("token", "create", "--user", "alice", "--name", "e2e").stdout.strip()
+    h.tokens["alice_ro"] = h.cli("token", "create", "--user", "alice", "--name", "ro", "--read-only").stdout.strip()
+    h.tokens["bob"] = h.cli("token", "create", "--user", "bob").stdout.strip()
+    h.tokens["root"] = h.cli("token", "create", "--user", "hubadmin").stdout.strip()
+    h.start()
+    yield h
+    h.stop()
+    if os.environ.get("KOHAKU_KEEP_DATA"):
+        print("data kept in", data, file=sys.stderr)
+    else:
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture
+def api(hub):
+    from huggingface_hub import HfApi
+
+    return HfApi(endpoint=hub.endpoint, token=hub.tokens["alice"])
+
+
+@pytest.fixture
+def bob_api(hub):
+    from huggingface_hub import HfApi
+
+    return HfApi(endpoint=hub.endpoint, token=hub.tokens["bob"])
+
+
+@pytest.fixture
+def anon_api(hub):
+    from huggingface_hub import HfApi
+
+    return HfApi(endpoint=hub.endpoint, token=False)
+
+
+@pytest.fixture
+def repo_id(api):
+    """A fresh public model repo of alice."""
+    rid = f"alice/m-{uuid.uuid4().hex[:10]}"
+    api.create_repo(rid)
+    return rid
+
+
+@pytest.fixture
+def http(hub):
+    import httpx2
+
+    with httpx2.Client(base_url=hub.endpoint, timeout=60) as c:
+        yield c
+
+
+def auth(hub, who="alice"):
+    return {"authorization": f"Bearer {hub.tokens[who]}"}
