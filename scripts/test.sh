@@ -36,11 +36,7 @@ cargo build --workspace --quiet
 export KOHAKU_BIN=$CARGO_TARGET_DIR/debug/kohaku
 
 step "cargo test"
-cargo test --workspace --quiet 2>&1 | tee "$CACHE/cargo-test.log" | grep -E "^(test result|failures|---- )" || true
-if grep -qE "^test result: FAILED|error(\[E[0-9]+\])?:" "$CACHE/cargo-test.log"; then
-  cat "$CACHE/cargo-test.log"
-  exit 1
-fi
+cargo test --workspace --quiet
 
 step "end-to-end suite (real kohaku serve + huggingface_hub 2.4.0)"
 cd "$ROOT/tests/e2e"
