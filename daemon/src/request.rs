@@ -24,8 +24,11 @@ pub fn segments(path: &str) -> Result<Vec<String>> {
 }
 
 /// Characters escaped in query keys and values (RFC 3986 unreserved ones stay as they are).
-const QUERY_VALUE: &percent_encoding::AsciiSet =
-    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// Query string parsed keeping repeated keys in order.
 #[derive(Debug, Default, Clone)]
@@ -76,9 +79,7 @@ impl Query {
     }
     /// Encode back, replacing/adding `key=value` (for `Link` next URLs).
     pub fn with(&self, key: &str, value: &str) -> String {
-        let enc = |s: &str| {
-            percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string()
-        };
+        let enc = |s: &str| percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string();
         let mut parts: Vec<String> = self
             .0
             .iter()
