@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Benchmark: 1 GiB LFS upload and download through kohaku, HEAD-resolve requests/s, and the
+# server's peak memory, side by side with nginx serving the same file from the same disk.
+# Not part of the test run. Usage: bench/bench.sh [SIZE_MIB]   (default 1024)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZE_MIB=${1:-1024}
+WORK=${BENCH_DIR:-$(mktemp -d /var/tmp/kohaku-bench.XXXX)}
+PORT=${BENCH_PORT:-28390}
+NGINX_PORT=$((PORT + 1))
+mkdir -p "$WORK"
+
+need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$2" >/dev/null; }; }
+need nginx nginx
+need wrk wrk
+
+cargo build --release --quiet
+KOHAKU=${CARGO_TARGET_DIR:-target}/release/kohaku
+export KOHAKU_HUB_DATA_DIR=$WORK/data KOHAKU_HUB_LISTEN=127.0.0.1:$PORT KOHAKU_HUB_LOG=warn
+export KOHAKU_HUB_LFS_MULTIPART_THRESHOLD_BYTES=$((4 << 30))
+rm -rf "$WORK/data"
+$KOHAKU user create bench --email bench@example.com --password bench-password >/dev/null 2>&1
+TOKEN=$($KOHAKU token create --user bench)
+$KOHAKU serve >"$WORK/serve.log" 2>&1 &
+PID=$!
+trap 'kill $PID 2>/dev/null; [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null; true' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
+AUTH="authorization: Bearer $TOKEN"
+BASE=http://127.0.0.1:$PORT
+
+echo "== preparing a ${SIZE_MIB} MiB file"
+FILE=$WORK/blob.bin
+[ -f "$FILE" ] && [ "$(stat -c %s "$FILE")" = $((SIZE_MIB << 20)) ] || head -c $((SIZE_MIB << 20)) /dev/urandom >"$FILE"
+SIZE=$(stat -c %s "$FILE")
+sync
+
+secs() { python3 -c "import sys;print(f'{float(sys.argv[1]):.2f}')" "$1"; }
+rate() { python3 -c "import sys;print(f'{int(sys.argv[1])/float(sys.argv[2])/2**20:.0f}')" "$1" "$2"; }
+timeit() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); python3 -c "print($e-$s)"; }
+
+echo "== baseline: sha256 + write of the same file (one core, like the server)"
+BASE_T=$(timeit python3 -c "
+import hashlib,sys
+h=hashlib.sha256()
+with open('$FILE','rb') as f, open('$WORK/copy.bin','wb') as o:
+    while b:=f.read(1<<20):
+        h.update(b); o.write(b)
+    o.flush(); import os; os.fsync(o.fileno())
+OID=h.hexdigest()
+")
+OID=$(sha256sum "$FILE" | cut -d' ' -f1)
+rm -f "$WORK/copy.bin"
+
+curl -sf -H "$AUTH" -X POST "$BASE/api/repos/create" -d '{"name":"bench","organization":"bench"}' >/dev/null
+HREF=$(curl -sf -H "$AUTH" -X POST "$BASE/bench/bench.git/info/lfs/objects/batch" \
+  -d "{\"operation\":\"upload\",\"transfers\":[\"basic\"],\"objects\":[{\"oid\":\"$OID\",\"size\":$SIZE}]}" |
+  python3 -c "import json,sys;print(json.load(sys.stdin)['objects'][0]['actions']['upload']['href'])")
+
+echo "== upload through kohaku (LFS basic PUT, hashed and verified while streamed)"
+UP_T=$(timeit curl -sf -T "$FILE" "$HREF")
+printf '{"key":"header","value":{"summary":"bench"}}\n{"key":"lfsFile","value":{"path":"blob.bin","algo":"sha256","oid":"%s","size":%s}}\n' "$OID" "$SIZE" |
+  curl -sf -H "$AUTH" -H 'content-type: application/x-ndjson' --data-binary @- "$BASE/api/models/bench/bench/commit/main" >/dev/null
+RSS_UP=$(grep VmHWM /proc/$PID/status | awk '{print $2}')
+
+STORED=$WORK/data/storage/lfs/${OID:0:2}/${OID:2:2}/$OID
+cat >"$WORK/nginx.conf" <<NGX
+worker_processes 1;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location = /blob.bin { alias $STORED; }
+  }
+}
+NGX
+nginx -c "$WORK/nginx.conf"
+sleep 0.3
+
+echo "== download: kohaku vs nginx (same file, same disk, warm cache, 3 runs each, best)"
+best() { local b=999999 t; for _ in 1 2 3; do t=$(timeit "$@"); b=$(python3 -c "print(min($b,$t))"); done; echo "$b"; }
+DL_K=$(best curl -sf -o /dev/null "$BASE/bench/bench/resolve/main/blob.bin")
+DL_N=$(best curl -sf -o /dev/null "http://127.0.0.1:$NGINX_PORT/blob.bin")
+RSS_DL=$(grep VmHWM /proc/$PID/status | awk '{print $2}')
+
+echo "== HEAD resolve requests/s (wrk, 2 threads, 32 connections, 10 s)"
+cat >"$WORK/head.lua" <<'LUA'
+wrk.method = "HEAD"
+LUA
+HEAD_K=$(wrk -t2 -c32 -d10s -s "$WORK/head.lua" "$BASE/bench/bench/resolve/main/blob.bin" | awk '/Requests\/sec/{print $2}')
+HEAD_N=$(wrk -t2 -c32 -d10s -s "$WORK/head.lua" "http://127.0.0.1:$NGINX_PORT/blob.bin" | awk '/Requests\/sec/{print $2}')
+
+cat <<OUT | tee bench/RESULTS.md
+# Benchmark results
+
+$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, file of ${SIZE_MIB} MiB, release build, local storage.
+
+| measure | kohaku | reference | ratio |
+|---|---|---|---|
+| upload (LFS PUT, sha256 verified) | $(rate $SIZE $UP_T) MiB/s | sha256+write baseline $(rate $SIZE $BASE_T) MiB/s | $(python3 -c "print(f'{$BASE_T/$UP_T:.2f}')")× |
+| download (resolve GET) | $(rate $SIZE $DL_K) MiB/s | nginx $(rate $SIZE $DL_N) MiB/s | $(python3 -c "print(f'{$DL_N/$DL_K:.2f}')")× |
+| HEAD resolve | ${HEAD_K} req/s | nginx ${HEAD_N} req/s | $(python3 -c "print(f'{$HEAD_K/$HEAD_N:.2f}')")× |
+| server peak RSS (VmHWM) | after upload $((RSS_UP / 1024)) MiB, after downloads $((RSS_DL / 1024)) MiB | | |
+
+Targets: download ≥ 0.8× nginx, upload ≥ 0.7× sha256+write, RSS < 100 MB during the transfers.
+OUT
