@@ -95,16 +95,14 @@ async fn route(ctx: Ctx) -> ApiResult<Response> {
             None => Err(not_found()),
         },
         ["api", ..] => Err(not_found()),
-        [first, rest @ ..] => match RepoType::from_plural(first) {
-            Some(t) if t != RepoType::Model => match rest {
-                [ns, name, tail @ ..] => web(ctx, t, ns, name, tail).await,
-                _ => Err(not_found()),
-            },
-            _ => match s.as_slice() {
-                [ns, name, tail @ ..] => web(ctx, RepoType::Model, ns, name, tail).await,
-                _ => Err(not_found()),
-            },
-        },
+        // `/datasets/ns/name/...`, `/spaces/...`, and KohakuHub's `/models/...`: the plural
+        // names are reserved, so they can never be a namespace.
+        [first, ns, name, tail @ ..] if RepoType::from_plural(first).is_some() => {
+            let t = RepoType::from_plural(first).unwrap_or(RepoType::Model);
+            web(ctx, t, ns, name, tail).await
+        }
+        [ns, name, tail @ ..] => web(ctx, RepoType::Model, ns, name, tail).await,
+        [_] => Err(not_found()),
         [] => Err(not_found()),
     }
 }
