@@ -20,3 +20,4 @@ pub mod storage;
 
 pub use error::{Error, Result};
 pub use hub::Hub;
+pub mod git_http;

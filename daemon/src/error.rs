@@ -56,7 +56,7 @@ impl IntoResponse for ApiError {
         if let Error::Unauthorized(_) = &e {
             headers.insert(
                 "www-authenticate",
-                HeaderValue::from_static("Bearer realm=\"kohaku\", Basic realm=\"kohaku\""),
+                HeaderValue::from_static("Basic realm=\"kohaku\""),
             );
         }
         (status, headers, axum::Json(body)).into_response()

@@ -11,3 +11,5 @@ pub use object::Kind;
 pub use pointer::Pointer;
 pub use store::{BlobInfo, ObjectStore};
 pub use tree::TreeEntry;
+pub mod pack;
+pub mod pktline;

@@ -8,6 +8,9 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use super::ObjectReader;
 use crate::error::{Error, Result};
 
+/// Read size of streamed downloads.
+const CHUNK: usize = 4 << 20;
+
 #[derive(Clone)]
 pub struct LocalStorage {
     root: PathBuf,
@@ -104,6 +107,49 @@ impl LocalStorage {
             reader: f.take(len),
             total_size,
         }))
+    }
+
+    pub async fn stream_range(
+        &self,
+        key: &str,
+        start: u64,
+        len: u64,
+    ) -> Result<Option<super::ByteStream>> {
+        use std::io::{Read, Seek};
+        let path = self.path(key)?;
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::task::spawn_blocking(move || {
+            let mut file = file;
+            if let Err(e) = file.seek(std::io::SeekFrom::Start(start)) {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+            let mut left = len;
+            while left > 0 {
+                let n = left.min(CHUNK as u64) as usize;
+                let mut buf = bytes::BytesMut::zeroed(n);
+                match file.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(got) => {
+                        buf.truncate(got);
+                        left -= got as u64;
+                        if tx.blocking_send(Ok(buf.freeze())).is_err() {
+                            return; // client went away
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e));
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Some(super::ByteStream(rx)))
     }
 
     pub async fn delete(&self, key: &str) -> Result<()> {

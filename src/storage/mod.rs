@@ -80,6 +80,19 @@ impl Storage {
         }
     }
 
+    /// Stream `[start, start+len)` of an object as chunks read on a blocking thread (large
+    /// reads without a reactor round trip per chunk). `None` if the object is missing.
+    pub async fn stream_range(
+        &self,
+        key: &str,
+        start: u64,
+        len: u64,
+    ) -> Result<Option<ByteStream>> {
+        match self {
+            Storage::Local(s) => s.stream_range(key, start, len).await,
+        }
+    }
+
     /// A fresh staging file path for an upload in flight.
     pub fn staging_path(&self) -> PathBuf {
         match self {
@@ -105,5 +118,18 @@ impl Storage {
         match self {
             Storage::Local(s) => s.multipart_dir(upload_id),
         }
+    }
+}
+
+/// Chunks of an object, fed by a reader task.
+pub struct ByteStream(pub tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>);
+
+impl futures_util::Stream for ByteStream {
+    type Item = std::io::Result<bytes::Bytes>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
     }
 }

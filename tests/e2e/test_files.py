@@ -320,3 +320,13 @@ def test_hf_cli_upload_download(hub, tmp_path):
     r = subprocess.run([hf, "download", rid, "conf/config.json", "--revision", "newbranch", "--local-dir", str(out / "b")], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert (out / "b" / "conf" / "config.json").read_text() == '{"a": 1}'
+
+
+def test_space_repo_roundtrip(api, tmp_path):
+    rid = f"alice/sp-{uuid.uuid4().hex[:8]}"
+    url = api.create_repo(rid, repo_type="space", space_sdk="static")
+    assert url == f"{api.endpoint}/spaces/{rid}"
+    api.upload_file(path_or_fileobj=b"<h1>hi</h1>", path_in_repo="index.html", repo_id=rid, repo_type="space")
+    assert api.space_info(rid).id == rid
+    p = hf_hub_download(rid, "index.html", repo_type="space", cache_dir=tmp_path)
+    assert open(p, "rb").read() == b"<h1>hi</h1>"

@@ -44,11 +44,13 @@ pub async fn batch(ctx: Ctx, id: RepoRef) -> ApiResult<Response> {
     Ok(lfs_json(StatusCode::OK, v))
 }
 
-/// `POST /{id}.git/info/lfs/locks/verify`: this hub has no locks; say so, so pushes proceed.
+/// `POST /{id}.git/info/lfs/locks/verify`: this hub has no file locking. git-lfs treats a 501
+/// here as "locking not implemented", turns lock verification off for the remote and pushes
+/// without a warning (a 200 or 404 would make it print advice on every first push).
 pub async fn locks_verify(ctx: Ctx, id: RepoRef) -> ApiResult<Response> {
     let caller = auth::required(&ctx.hub, &ctx.headers).await?;
     load_repo(&ctx.hub, Some(&caller), &id, Access::Write).await?;
-    Ok(lfs_json(StatusCode::OK, json!({"ours": [], "theirs": []})))
+    Err(Error::NotImplemented("This hub does not implement Git LFS file locking".into()).into())
 }
 
 fn sig_params(ctx: &Ctx) -> Result<(i64, String), Error> {

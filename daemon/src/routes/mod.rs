@@ -4,6 +4,7 @@
 
 mod commit;
 mod files;
+mod git_http;
 mod lfs;
 mod misc;
 mod refs;
@@ -173,6 +174,10 @@ async fn web(ctx: Ctx, t: RepoType, ns: &str, name: &str, rest: &[&str]) -> ApiR
         {
             resolve::resolve(ctx, id, rev, &path.join("/")).await
         }
+        (["info", "refs"], Method::GET) => git_http::info_refs(ctx, id).await,
+        (["git-upload-pack"], Method::POST) => git_http::upload_pack(ctx, id).await,
+        (["git-receive-pack"], Method::POST) => git_http::receive_pack(ctx, id).await,
+        (["HEAD"], Method::GET) => git_http::head(ctx, id).await,
         (["info", "lfs", "objects", "batch"], Method::POST) => lfs::batch(ctx, id).await,
         (["info", "lfs", "locks", "verify"], Method::POST) => lfs::locks_verify(ctx, id).await,
         (["info", "lfs", ..], _) => Err(not_found()),

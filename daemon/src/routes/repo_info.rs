@@ -87,10 +87,6 @@ pub async fn info(ctx: Ctx, id: RepoRef, rev: Option<String>) -> ApiResult<Respo
     if v.get("tags").is_none() {
         v["tags"] = json!([]);
     }
-    if repo.repo_type == RepoType::Space {
-        v["sdk"] = json!("static");
-        v["runtime"] = json!({"stage": "NO_APP_FILE"});
-    }
     Ok(axum::Json(v).into_response())
 }
 

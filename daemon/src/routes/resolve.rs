@@ -8,7 +8,6 @@ use kohaku::perms;
 use kohaku::repos::{self, refs, Lookup};
 use kohaku::storage::lfs_key;
 use kohaku::Error;
-use tokio_util::io::ReaderStream;
 
 use super::{Ctx, RepoRef};
 use crate::auth;
@@ -144,14 +143,17 @@ pub async fn resolve(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<
     }
     let body = match &info.lfs {
         Some(p) => {
-            let obj = hub.storage.open_range(&lfs_key(&p.oid), start, len).await?;
-            let Some(obj) = obj else {
+            let stream = hub
+                .storage
+                .stream_range(&lfs_key(&p.oid), start, len)
+                .await?;
+            let Some(stream) = stream else {
                 return Err(ApiError(Error::Gone(format!(
                     "The content of '{path}' at this revision is no longer stored (LFS object {} was removed by retention); download a newer revision",
                     p.oid
                 ))));
             };
-            Body::from_stream(ReaderStream::with_capacity(obj.reader, 256 * 1024))
+            Body::from_stream(stream)
         }
         None => {
             let data = hub.objects.blob(repo.id, &entry.oid).await?;
