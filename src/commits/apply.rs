@@ -242,6 +242,42 @@ pub async fn create_commit(
                 }
             }
         }
+        // LFS files get a `.gitattributes` line when no pattern covers them yet.
+        let lfs_paths: Vec<String> = req
+            .ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::AddLfs { path, .. } => Some(path.clone()),
+                _ => None,
+            })
+            .collect();
+        if !lfs_paths.is_empty() {
+            let attrs = match req.ops.iter().rev().find_map(|op| match op {
+                Op::AddBlob { path, oid, .. } if path == ".gitattributes" => Some(oid.clone()),
+                _ => None,
+            }) {
+                Some(oid) => Some(oid),
+                None => hub
+                    .objects
+                    .entry_at(repo.id, &head_commit.tree, ".gitattributes")
+                    .await?
+                    .filter(|e| e.is_blob())
+                    .map(|e| e.oid),
+            };
+            let text = match attrs {
+                Some(oid) => {
+                    String::from_utf8_lossy(&hub.objects.blob(repo.id, &oid).await?).into_owned()
+                }
+                None => String::new(),
+            };
+            if let Some(updated) = super::gitattributes::track_lfs_paths(&text, &lfs_paths) {
+                let blob = hub
+                    .objects
+                    .write(repo.id, Kind::Blob, updated.as_bytes())
+                    .await?;
+                editor.put(".gitattributes", MODE_FILE, &blob).await?;
+            }
+        }
         let tree = editor.write().await?;
         let commit = Commit {
             tree,

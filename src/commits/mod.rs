@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod branches;
+pub mod gitattributes;
 pub mod ops;
 pub mod tree_edit;
 

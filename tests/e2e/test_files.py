@@ -72,7 +72,7 @@ def test_upload_folder_listing_and_download(api, repo_id, folder, tmp_path):
     assert open(os.path.join(full, "big.dat"), "rb").read() == big
 
 
-def test_paths_info_and_expand(api, repo_id, folder):
+def test_paths_info_and_expand(api, repo_id, folder, tmp_path):
     api.upload_folder(repo_id=repo_id, folder_path=str(folder))
     infos = api.get_paths_info(repo_id, ["a.txt", "sub", "missing.txt", "big.dat"])
     by = {i.path: i for i in infos}
@@ -82,8 +82,11 @@ def test_paths_info_and_expand(api, repo_id, folder):
     assert expanded[0].last_commit is not None
     tree = list(api.list_repo_tree(repo_id, expand=True))
     assert all(e.last_commit is not None for e in tree)
+    # big.dat (LFS by size, no suffix rule) was added to .gitattributes so git clones smudge it.
     ga = [e for e in tree if e.path == ".gitattributes"][0]
-    assert ga.last_commit.title == "initial commit"
+    assert ga.last_commit.title != "initial commit"
+    attrs = open(hf_hub_download(repo_id, ".gitattributes", cache_dir=tmp_path), "rb").read().decode()
+    assert "/big.dat filter=lfs diff=lfs merge=lfs -text" in attrs and "safetensors" in attrs
 
 
 def test_upload_file_and_overwrite_and_noop(api, repo_id):
@@ -95,6 +98,9 @@ def test_upload_file_and_overwrite_and_noop(api, repo_id):
     c3 = api.upload_file(path_or_fileobj=b"v2", path_in_repo="f.txt", repo_id=repo_id)
     assert c3.oid == c2.oid
     assert len(api.list_repo_commits(repo_id)) == 3
+    last = {e.path: e.last_commit for e in api.list_repo_tree(repo_id, expand=True)}
+    assert last[".gitattributes"].title == "initial commit"
+    assert last["f.txt"].oid == c2.oid
 
 
 def test_lfs_file_overwrite_and_history(api, repo_id, tmp_path):
