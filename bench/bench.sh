@@ -89,6 +89,33 @@ HEAD_N=$(hps "http://127.0.0.1:$NGINX_PORT/blob.bin")
 curl -sfI "$BASE/bench/bench/resolve/main/blob.bin" | grep -qi "^x-repo-commit" || { echo "resolve HEAD failed"; exit 1; }
 curl -sfI "http://127.0.0.1:$NGINX_PORT/blob.bin" >/dev/null || { echo "nginx HEAD failed"; exit 1; }
 
+echo "== git clone of 2000 small files in 20 commits: kohaku vs git daemon (same repo, 3 runs each, best)"
+curl -sf -H "$AUTH" -X POST "$BASE/api/repos/create" -d '{"name":"many","organization":"bench"}' >/dev/null
+python3 - "$BASE" "$TOKEN" <<'PY'
+import base64, json, sys, urllib.request
+base, token = sys.argv[1], sys.argv[2]
+for c in range(20):
+    lines = [json.dumps({"key": "header", "value": {"summary": f"commit {c}"}})]
+    for i in range(100):
+        content = f"file {c}-{i}\n".encode() * (1 + (i % 7))
+        lines.append(json.dumps({"key": "file", "value": {"path": f"d{c % 5}/f{c:02d}-{i:03d}.txt", "content": base64.b64encode(content).decode(), "encoding": "base64"}}))
+    req = urllib.request.Request(f"{base}/api/models/bench/many/commit/main", data=("\n".join(lines) + "\n").encode(),
+                                 headers={"authorization": f"Bearer {token}", "content-type": "application/x-ndjson"})
+    urllib.request.urlopen(req).read()
+PY
+rm -rf "$WORK/mirror.git" "$WORK/clone-"*
+git clone -q --mirror "$BASE/bench/many" "$WORK/mirror.git"
+GIT_DAEMON_PORT=$((PORT + 2))
+git daemon --reuseaddr --export-all --base-path="$WORK" --port=$GIT_DAEMON_PORT --listen=127.0.0.1 "$WORK" &
+DPID=$!
+trap 'kill $PID $DPID 2>/dev/null; [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null; true' EXIT
+sleep 0.5
+clone_k() { git clone -q "$BASE/bench/many" "$(mktemp -d -u "$WORK/clone-k.XXXXXX")"; }
+clone_d() { git clone -q "git://127.0.0.1:$GIT_DAEMON_PORT/mirror.git" "$(mktemp -d -u "$WORK/clone-d.XXXXXX")"; }
+CLONE_K=$(best clone_k)
+CLONE_D=$(best clone_d)
+[ "$(git -C "$(ls -d "$WORK"/clone-k.* | head -1)" ls-files | wc -l)" -ge 2000 ] || { echo "kohaku clone incomplete"; exit 1; }
+
 cat <<OUT | tee bench/RESULTS.md
 # Benchmark results
 
@@ -99,7 +126,9 @@ $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, file of ${SIZE_MIB} MiB, release bu
 | upload (LFS PUT, sha256 verified) | $(rate $SIZE $UP_T) MiB/s | sha256 by openssl ($(rate $SIZE $HASH_T) MiB/s) then write+fsync ($(rate $SIZE $WRITE_T) MiB/s): $(rate $SIZE $BASE_T) MiB/s | $(python3 -c "print(f'{$BASE_T/$UP_T:.2f}')")× |
 | download (resolve GET) | $(rate $SIZE $DL_K) MiB/s | nginx $(rate $SIZE $DL_N) MiB/s | $(python3 -c "print(f'{$DL_N/$DL_K:.2f}')")× |
 | HEAD resolve | ${HEAD_K} req/s | nginx ${HEAD_N} req/s | $(python3 -c "print(f'{$HEAD_K/$HEAD_N:.2f}')")× |
+| git clone, 2000 files / 20 commits | $(secs $CLONE_K) s | git daemon $(secs $CLONE_D) s | $(python3 -c "print(f'{$CLONE_K/$CLONE_D:.2f}')")× the time |
 | server peak RSS (VmHWM) | after upload $((RSS_UP / 1024)) MiB, after downloads $((RSS_DL / 1024)) MiB | | |
 
-Targets: download ≥ 0.8× nginx, upload ≥ 0.7× sha256+write, RSS < 100 MB during the transfers.
+Targets: download ≥ 0.8× nginx, upload ≥ 0.7× sha256+write, RSS < 100 MB during the transfers,
+clone ≤ 1.5× the time of git daemon.
 OUT
