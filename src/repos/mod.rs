@@ -76,12 +76,10 @@ pub enum Lookup {
 }
 
 pub fn find_repo(conn: &Connection, t: RepoType, ns: &str, name: &str) -> Result<Lookup> {
+    // Hot path (every resolve): cached statements.
     let direct = conn
-        .query_row(
-            &format!("SELECT {REPO_COLS} FROM repos r WHERE r.repo_type = ?1 AND r.namespace = ?2 AND r.name = ?3"),
-            params![t.as_str(), ns, name],
-            repo_from_row,
-        )
+        .prepare_cached(&format!("SELECT {REPO_COLS} FROM repos r WHERE r.repo_type = ?1 AND r.namespace = ?2 AND r.name = ?3"))?
+        .query_row(params![t.as_str(), ns, name], repo_from_row)
         .optional()?;
     if let Some(r) = direct {
         return Ok(Lookup::Found(r));

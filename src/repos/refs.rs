@@ -19,11 +19,8 @@ pub fn tag_ref(name: &str) -> String {
 
 pub fn get_ref(conn: &Connection, repo_id: i64, name: &str) -> Result<Option<String>> {
     Ok(conn
-        .query_row(
-            "SELECT target FROM refs WHERE repo_id = ?1 AND name = ?2",
-            params![repo_id, name],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT target FROM refs WHERE repo_id = ?1 AND name = ?2")?
+        .query_row(params![repo_id, name], |r| r.get(0))
         .optional()?)
 }
 
@@ -69,25 +66,36 @@ pub struct Resolved {
     pub branch: Option<String>,
 }
 
-/// Resolve a branch, tag, full ref or full commit id. Unknown → `RevisionNotFound`.
-pub async fn resolve(hub: &Hub, repo: &Repo, rev: &str) -> Result<Resolved> {
-    let repo_id = repo.id;
+/// The ref a revision names, if any: `(full name, target)`. Synchronous so callers can do it
+/// in the same database round trip as the repo lookup.
+pub fn lookup_rev(conn: &Connection, repo_id: i64, rev: &str) -> Result<Option<(String, String)>> {
     let candidates: Vec<String> = if rev.starts_with("refs/") {
         vec![rev.to_string()]
     } else {
         vec![format!("refs/heads/{rev}"), format!("refs/tags/{rev}")]
     };
-    let found = hub
-        .db
-        .call(move |c| {
-            for cand in candidates {
-                if let Some(t) = get_ref(c, repo_id, &cand)? {
-                    return Ok(Some((cand, t)));
-                }
-            }
-            Ok(None)
-        })
-        .await?;
+    for cand in candidates {
+        if let Some(t) = get_ref(conn, repo_id, &cand)? {
+            return Ok(Some((cand, t)));
+        }
+    }
+    Ok(None)
+}
+
+/// Resolve a branch, tag, full ref or full commit id. Unknown → `RevisionNotFound`.
+pub async fn resolve(hub: &Hub, repo: &Repo, rev: &str) -> Result<Resolved> {
+    let (repo_id, r) = (repo.id, rev.to_string());
+    let found = hub.db.call(move |c| lookup_rev(c, repo_id, &r)).await?;
+    finish_resolve(hub, repo, rev, found).await
+}
+
+/// Second half of [`resolve`], given what [`lookup_rev`] found.
+pub async fn finish_resolve(
+    hub: &Hub,
+    repo: &Repo,
+    rev: &str,
+    found: Option<(String, String)>,
+) -> Result<Resolved> {
     if let Some((name, target)) = found {
         let commit = hub
             .objects

@@ -65,17 +65,20 @@ pub async fn resolve(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<
     let caller = auth::caller(&hub, &ctx.headers).await?;
     let (t, ns, name) = id.clone();
     let c2 = caller.clone();
-    let lookup = hub
+    let rev_s = rev.to_string();
+    // One database round trip: the repo, the caller's access, and the ref.
+    let (lookup, found) = hub
         .db
         .call(move |c| {
             let l = repos::find_repo(c, t, &ns, &name)?;
-            match &l {
+            let found = match &l {
                 Lookup::Found(r) | Lookup::Moved(r) => {
                     perms::require_read(c, r, c2.as_ref())?;
+                    refs::lookup_rev(c, r.id, &rev_s)?
                 }
                 Lookup::Missing => return Err(Error::repo_not_found()),
-            }
-            Ok(l)
+            };
+            Ok((l, found))
         })
         .await?;
     let repo = match lookup {
@@ -95,7 +98,7 @@ pub async fn resolve(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<
         }
         Lookup::Missing => return Err(ApiError(Error::repo_not_found())),
     };
-    let resolved = refs::resolve(&hub, &repo, rev).await?;
+    let resolved = refs::finish_resolve(&hub, &repo, rev, found).await?;
     let commit = hub.objects.commit(repo.id, &resolved.commit).await?;
     let mut headers = HeaderMap::new();
     headers.insert("x-repo-commit", hv(&resolved.commit));
