@@ -13,6 +13,7 @@ pub mod history;
 pub mod hub;
 pub mod lfs;
 pub mod names;
+pub mod orgs;
 pub mod perms;
 pub mod preupload;
 pub mod repos;

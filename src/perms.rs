@@ -5,6 +5,7 @@ use rusqlite::Connection;
 
 use crate::accounts::Caller;
 use crate::error::{Error, Result};
+use crate::orgs::Role;
 use crate::repos::Repo;
 
 /// Level of access to a repository.
@@ -17,12 +18,19 @@ pub enum Access {
 }
 
 /// The caller's access to `repo`. Read-only tokens cap it at `Read`.
-pub fn repo_access(_conn: &Connection, repo: &Repo, caller: Option<&Caller>) -> Result<Access> {
+pub fn repo_access(conn: &Connection, repo: &Repo, caller: Option<&Caller>) -> Result<Access> {
     let base = match caller {
         Some(c) if c.user.is_admin => Access::Admin,
-        Some(c) if c.user.id == repo.owner_id || c.user.username == repo.namespace => Access::Admin,
-        _ if !repo.private => Access::Read,
-        _ => Access::None,
+        Some(c) if c.user.username == repo.namespace => Access::Admin,
+        Some(c) => match crate::orgs::role_in(conn, &repo.namespace, c.user.id)? {
+            Some(Role::Admin | Role::SuperAdmin) => Access::Admin,
+            Some(Role::Member) => Access::Write,
+            Some(Role::Visitor) => Access::Read,
+            None if !repo.private => Access::Read,
+            None => Access::None,
+        },
+        None if !repo.private => Access::Read,
+        None => Access::None,
     };
     Ok(match caller {
         Some(c) if !c.can_write() && base > Access::Read => Access::Read,
@@ -68,9 +76,10 @@ pub fn require_admin(conn: &Connection, repo: &Repo, caller: Option<&Caller>) ->
     }
 }
 
-/// May the caller create repositories in `namespace`?
+/// May the caller create repositories in `namespace`? Its owner, org members and above,
+/// hub admins.
 pub fn require_create_in(
-    _conn: &Connection,
+    conn: &Connection,
     namespace: &str,
     caller: Option<&Caller>,
 ) -> Result<()> {
@@ -83,17 +92,24 @@ pub fn require_create_in(
     if c.user.is_admin || c.user.username == namespace {
         return Ok(());
     }
+    if crate::orgs::role_in(conn, namespace, c.user.id)?.is_some_and(|r| r >= Role::Member) {
+        return Ok(());
+    }
     Err(Error::Forbidden(format!(
         "You cannot create repositories in the namespace '{namespace}'"
     )))
 }
 
-/// SQL condition (over a `repos` alias `r`) selecting repos the user may read; binds nothing,
-/// the user id is inlined as an integer.
+/// SQL condition (over a `repos` alias `r`) selecting repos the caller may read; the user id
+/// is inlined as an integer, nothing else.
 pub fn readable_repos_sql(caller: Option<&Caller>) -> String {
     match caller {
         Some(c) if c.user.is_admin => "1=1".to_string(),
-        Some(c) => format!("(r.private = 0 OR r.owner_id = {})", c.user.id),
+        Some(c) => format!(
+            "(r.private = 0 OR r.namespace = (SELECT username FROM users WHERE id = {id}) OR r.namespace IN \
+             (SELECT o.username FROM org_members m JOIN users o ON o.id = m.org_id WHERE m.user_id = {id}))",
+            id = c.user.id
+        ),
         None => "r.private = 0".to_string(),
     }
 }

@@ -37,6 +37,9 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(commands::token::Cmd),
+    /// Manage organizations.
+    #[command(subcommand)]
+    Org(commands::org::Cmd),
     /// Database maintenance.
     #[command(subcommand)]
     Db(commands::db::Cmd),
@@ -69,6 +72,7 @@ fn main() -> std::process::ExitCode {
                 Command::User(c) => commands::user::run(cfg, c),
                 Command::Token(c) => commands::token::run(cfg, c),
                 Command::Db(c) => commands::db::run(cfg, c),
+                Command::Org(c) => commands::org::run(cfg, c),
             }
         });
     match result {

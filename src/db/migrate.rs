@@ -5,7 +5,10 @@ use rusqlite::Connection;
 use crate::error::Result;
 
 /// `(version, sql)` of every migration, oldest first.
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_initial.sql"))];
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/0001_initial.sql")),
+    (2, include_str!("../../migrations/0002_accounts_orgs.sql")),
+];
 
 /// Apply every migration not yet recorded; returns the versions applied now.
 pub fn migrate(conn: &mut Connection) -> Result<Vec<i64>> {
@@ -41,20 +44,39 @@ pub fn applied_versions(conn: &Connection) -> Result<Vec<i64>> {
 mod tests {
     use super::*;
 
-    fn schema_of(conn: &Connection) -> Vec<(String, String)> {
+    /// Tables with their columns (name, type, not null, default, pk) and indexes with their
+    /// columns: what must match, whatever the SQL text (ALTERs rewrite it).
+    fn schema_of(conn: &Connection) -> Vec<String> {
+        let mut out = Vec::new();
         let mut stmt = conn
-            .prepare(
-                "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL \
-                 AND name NOT IN ('schema_migrations') ORDER BY name",
-            )
+            .prepare("SELECT type, name, tbl_name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND name != 'schema_migrations' ORDER BY name")
             .unwrap();
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, String>(1)?)))
+        let objs: Vec<(String, String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .unwrap()
-            .map(|r| {
-                let (n, s) = r.unwrap();
-                (n, s.split_whitespace().collect::<Vec<_>>().join(" "))
-            })
-            .collect()
+            .map(|r| r.unwrap())
+            .collect();
+        for (kind, name, table) in objs {
+            let pragma = if kind == "table" {
+                format!("PRAGMA table_info({name})")
+            } else {
+                format!("PRAGMA index_info({name})")
+            };
+            let mut p = conn.prepare(&pragma).unwrap();
+            let n = p.column_count();
+            let cols: Vec<String> = p
+                .query_map([], |r| {
+                    Ok((0..n)
+                        .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                        .collect::<Vec<_>>()
+                        .join(","))
+                })
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect();
+            out.push(format!("{kind} {name} on {table}: {}", cols.join(" | ")));
+        }
+        out
     }
 
     #[test]

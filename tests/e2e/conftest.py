@@ -104,7 +104,7 @@ def hub():
     h.tokens["alice"] = h.cli("token", "create", "--user", "alice", "--name", "e2e").stdout.strip()
     h.tokens["alice_ro"] = h.cli("token", "create", "--user", "alice", "--name", "ro", "--read-only").stdout.strip()
     h.tokens["bob"] = h.cli("token", "create", "--user", "bob").stdout.strip()
-    h.tokens["root"] = h.cli("token", "create", "--user", "hubadmin").stdout.strip()
+    h.tokens["hubadmin"] = h.cli("token", "create", "--user", "hubadmin").stdout.strip()
     h.start()
     yield h
     h.stop()

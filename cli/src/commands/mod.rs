@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod db;
+pub mod org;
 pub mod serve;
 pub mod token;
 pub mod user;

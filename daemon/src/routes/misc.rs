@@ -58,7 +58,7 @@ pub async fn whoami(State(hub): State<Hub>, headers: HeaderMap) -> ApiResult<Res
         "canPay": false,
         "isAdmin": u.is_admin,
         "avatarUrl": hub.url(&format!("/api/users/{}/avatar", u.username)),
-        "orgs": [],
+        "orgs": super::orgs::orgs_json(&hub, u.id).await?,
         "auth": auth_info,
     }))
     .into_response())

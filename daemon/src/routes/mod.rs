@@ -7,6 +7,7 @@ mod files;
 mod git_http;
 mod lfs;
 mod misc;
+mod orgs;
 mod refs;
 mod repo_admin;
 mod repo_info;
@@ -87,6 +88,31 @@ async fn route(ctx: Ctx) -> ApiResult<Response> {
     match s.as_slice() {
         ["api", "lfs", rest @ ..] => lfs::signed(ctx, rest).await,
         ["api", "users", user, "repos"] => repo_info::user_repos(ctx, user).await,
+        ["api", "users", user, "overview"] if ctx.method == Method::GET => {
+            orgs::user_overview(ctx, user).await
+        }
+        ["api", "organizations", org, "overview"] if ctx.method == Method::GET => {
+            orgs::overview(ctx, org).await
+        }
+        ["api", "organizations", org, "members"] if ctx.method == Method::GET => {
+            orgs::hf_members(ctx, org).await
+        }
+        ["org", "create"] if ctx.method == Method::POST => orgs::create(ctx).await,
+        ["org", "users", user, "orgs"] if ctx.method == Method::GET => {
+            orgs::user_orgs(ctx, user).await
+        }
+        ["org", org] if ctx.method == Method::GET => orgs::get(ctx, org).await,
+        ["org", org, "members"] => match ctx.method {
+            Method::GET => orgs::members(ctx, org).await,
+            Method::POST => orgs::set_member(ctx, org, None).await,
+            _ => Err(method_not_allowed()),
+        },
+        ["org", org, "members", user] => match ctx.method {
+            Method::PUT => orgs::set_member(ctx, org, Some(user)).await,
+            Method::DELETE => orgs::remove_member(ctx, org, user).await,
+            _ => Err(method_not_allowed()),
+        },
+        ["org", ..] => Err(not_found()),
         ["api", plural] => match RepoType::from_plural(plural) {
             Some(t) if ctx.method == Method::GET => repo_info::list(ctx, t).await,
             _ => Err(not_found()),
