@@ -132,7 +132,102 @@ const KEYS: &[Key] = &[
         secret: false,
         default: || Some("info".into()),
     },
+    Key {
+        name: "registration",
+        secret: false,
+        default: || Some("open".into()),
+    },
+    Key {
+        name: "require_email_verification",
+        secret: false,
+        default: || Some("false".into()),
+    },
+    Key {
+        name: "session_expire_hours",
+        secret: false,
+        default: || Some("168".into()),
+    },
+    Key {
+        name: "admin_token",
+        secret: true,
+        default: || None,
+    },
+    Key {
+        name: "smtp_enabled",
+        secret: false,
+        default: || Some("false".into()),
+    },
+    Key {
+        name: "smtp_host",
+        secret: false,
+        default: || None,
+    },
+    Key {
+        name: "smtp_port",
+        secret: false,
+        default: || Some("587".into()),
+    },
+    Key {
+        name: "smtp_username",
+        secret: false,
+        default: || None,
+    },
+    Key {
+        name: "smtp_password",
+        secret: true,
+        default: || None,
+    },
+    Key {
+        name: "smtp_from",
+        secret: false,
+        default: || Some("kohaku@localhost".into()),
+    },
+    Key {
+        name: "smtp_tls",
+        secret: false,
+        default: || Some("starttls".into()),
+    },
 ];
+
+/// Who may register accounts over HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    Open,
+    InvitationOnly,
+    Closed,
+}
+
+/// How to reach the mail server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain connection (a relay on loopback).
+    None,
+    /// Upgrade with STARTTLS (port 587).
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+/// Outgoing mail settings (`smtp_enabled: true`).
+#[derive(Debug, Clone)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub from: String,
+    pub tls: SmtpTls,
+}
+
+fn parse_bool(key: &str, v: &str) -> Result<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => Err(Error::bad_request(format!(
+            "config {key}: '{v}' is not a boolean"
+        ))),
+    }
+}
 
 /// Values given on the command line; they win over everything else.
 #[derive(Debug, Default, Clone)]
@@ -157,6 +252,12 @@ pub struct Config {
     pub download_url_expiry_secs: u64,
     pub max_commit_bytes: u64,
     pub log: String,
+    pub registration: Registration,
+    pub require_email_verification: bool,
+    pub session_expire_hours: u64,
+    /// Secret for the `X-Admin-Token` header of the admin API (unset: admin users only).
+    pub admin_token: Option<String>,
+    pub smtp: Option<Smtp>,
     raw: BTreeMap<&'static str, (Option<String>, Source)>,
 }
 
@@ -293,7 +394,65 @@ impl Config {
                 "lfs_multipart_chunk_bytes must be at least 1024",
             ));
         }
+        let registration = match get("registration").trim() {
+            "open" => Registration::Open,
+            "invitation-only" | "invitation_only" | "invite" => Registration::InvitationOnly,
+            "closed" => Registration::Closed,
+            other => {
+                return Err(Error::bad_request(format!(
+                    "registration: '{other}' is not open, invitation-only or closed"
+                )))
+            }
+        };
+        let opt = |k: &str| {
+            raw.get(k)
+                .and_then(|(v, _)| v.clone())
+                .filter(|v| !v.trim().is_empty())
+        };
+        let smtp = if parse_bool("smtp_enabled", &get("smtp_enabled"))? {
+            let host = opt("smtp_host")
+                .ok_or_else(|| Error::bad_request("smtp_enabled needs smtp_host"))?;
+            let port = get("smtp_port")
+                .trim()
+                .parse::<u16>()
+                .map_err(|_| Error::bad_request("smtp_port must be a port number"))?;
+            let tls = match get("smtp_tls").trim().to_ascii_lowercase().as_str() {
+                "none" | "false" | "plain" => SmtpTls::None,
+                "starttls" | "true" => SmtpTls::StartTls,
+                "tls" | "ssl" => SmtpTls::Tls,
+                other => {
+                    return Err(Error::bad_request(format!(
+                        "smtp_tls: '{other}' is not none, starttls or tls"
+                    )))
+                }
+            };
+            Some(Smtp {
+                host,
+                port,
+                username: opt("smtp_username"),
+                password: opt("smtp_password"),
+                from: get("smtp_from"),
+                tls,
+            })
+        } else {
+            None
+        };
+        let require_email_verification = parse_bool(
+            "require_email_verification",
+            &get("require_email_verification"),
+        )?;
+        if require_email_verification && smtp.is_none() {
+            return Err(Error::bad_request(
+                "require_email_verification needs smtp_enabled (and smtp_host)",
+            ));
+        }
         Ok(Config {
+            registration,
+            require_email_verification,
+            session_expire_hours: parse_num("session_expire_hours", &get("session_expire_hours"))?
+                .max(1),
+            admin_token: opt("admin_token"),
+            smtp,
             listen,
             data_dir,
             base_url,

@@ -35,10 +35,30 @@ fn invalid() -> Error {
     Error::Unauthorized("Invalid credentials in Authorization header".into())
 }
 
-/// The caller, `None` when anonymous; a credential that matches nothing is a 401.
+/// The value of the session cookie, if any.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == kohaku::accounts::sessions::COOKIE)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+}
+
+/// The caller, `None` when anonymous; a credential that matches nothing is a 401. A stale
+/// session cookie counts as anonymous (browsers keep them), so public reads still work.
 pub async fn caller(hub: &Hub, headers: &HeaderMap) -> Result<Option<Caller>> {
     let Some(token) = credential(headers)? else {
-        return Ok(None);
+        let Some(sid) = session_cookie(headers) else {
+            return Ok(None);
+        };
+        return hub
+            .db
+            .call(move |c| kohaku::accounts::sessions::session_caller(c, &sid))
+            .await;
     };
     if token.is_empty() || token.len() > 512 {
         return Err(invalid());

@@ -41,6 +41,7 @@ fn request_id(req: &Request) -> String {
 /// query, which may carry URL signatures.
 async fn request_context(req: Request, next: Next) -> Response {
     let id = request_id(&req);
+    let req = buffer_small_body(req).await;
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
     let start = Instant::now();
     async move {
@@ -57,6 +58,34 @@ async fn request_context(req: Request, next: Next) -> Response {
     }
     .instrument(span)
     .await
+}
+
+/// Small bodies (JSON, pkt-line negotiations) are read before routing. A handler that answers
+/// early (401, 403) would otherwise leave them unread, and hyper would then drop the
+/// keep-alive connection under a client that is already reusing it.
+async fn buffer_small_body(req: Request) -> Request {
+    const SMALL: u64 = 1 << 20;
+    let len = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match len {
+        Some(n) if n > 0 && n <= SMALL => {
+            let (parts, body) = req.into_parts();
+            match axum::body::to_bytes(body, SMALL as usize).await {
+                Ok(bytes) => Request::from_parts(parts, axum::body::Body::from(bytes)),
+                // The client went away mid-body: let the handler see an empty, failing body.
+                Err(e) => Request::from_parts(
+                    parts,
+                    axum::body::Body::from_stream(futures_util::stream::once(async move {
+                        Err::<bytes::Bytes, _>(e)
+                    })),
+                ),
+            }
+        }
+        _ => req,
+    }
 }
 
 /// Serve on `listener` until `shutdown` resolves; in-flight requests finish first.

@@ -1,6 +1,7 @@
 //! Users and API tokens. Passwords are argon2 hashes; tokens are stored as sha256 digests only.
 
 mod password;
+pub mod sessions;
 mod tokens;
 
 pub use password::{hash_password, verify_password};
@@ -81,9 +82,7 @@ pub fn create_user(
 ) -> Result<User> {
     names::validate_new_namespace(username)?;
     validate_email(email)?;
-    if password.len() < 8 {
-        return Err(Error::bad_request("Password must be at least 8 characters"));
-    }
+    check_password_strength(password, username)?;
     let hash = hash_password(password)?;
     let res = conn.execute(
         "INSERT INTO users (username, normalized_name, is_org, email, password_hash, is_admin, created_at) \
@@ -131,19 +130,113 @@ pub fn list_users(conn: &Connection) -> Result<Vec<User>> {
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// Check a password; `None` when the user is unknown or the password wrong.
-pub fn login(conn: &Connection, username: &str, password: &str) -> Result<Option<User>> {
-    let row: Option<(i64, Option<String>)> = conn
+/// Why a login was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LoginError {
+    BadCredentials,
+    EmailNotVerified,
+}
+
+/// Check a password (by user name or email). Unknown users and wrong passwords look the same.
+pub fn login(
+    conn: &Connection,
+    username: &str,
+    password: &str,
+) -> Result<std::result::Result<User, LoginError>> {
+    let row: Option<(i64, Option<String>, bool, bool)> = conn
         .query_row(
-            "SELECT id, password_hash FROM users WHERE username = ?1 AND is_org = 0",
+            "SELECT id, password_hash, email_verified, is_active FROM users WHERE (username = ?1 OR email = ?1) AND is_org = 0",
             [username],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()?;
-    match row {
-        Some((id, Some(hash))) if verify_password(password, &hash) => user_by_id(conn, id),
-        _ => Ok(None),
+    // Hash even for unknown users so timing does not tell which names exist.
+    let Some((id, Some(hash), verified, active)) = row else {
+        static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let dummy = DUMMY.get_or_init(|| hash_password("not-a-real-password").unwrap_or_default());
+        let _ = verify_password(password, dummy);
+        return Ok(Err(LoginError::BadCredentials));
+    };
+    if !verify_password(password, &hash) || !active {
+        return Ok(Err(LoginError::BadCredentials));
     }
+    if !verified {
+        return Ok(Err(LoginError::EmailNotVerified));
+    }
+    Ok(user_by_id(conn, id)?.ok_or(LoginError::BadCredentials))
+}
+
+/// Validate a new password: long enough, not trivially weak.
+pub fn check_password_strength(password: &str, username: &str) -> Result<()> {
+    if password.chars().count() < 8 {
+        return Err(Error::bad_request("Password must be at least 8 characters"));
+    }
+    if password.len() > 1024 {
+        return Err(Error::bad_request("Password is too long"));
+    }
+    let lower = password.to_lowercase();
+    if lower == username.to_lowercase()
+        || lower
+            .chars()
+            .all(|c| c == lower.chars().next().unwrap_or(' '))
+        || ["password", "12345678", "123456789", "qwertyuiop"].contains(&lower.as_str())
+    {
+        return Err(Error::bad_request("Password is too weak"));
+    }
+    Ok(())
+}
+
+/// Change a user's password; all their sessions end.
+pub fn set_password(conn: &Connection, user_id: i64, username: &str, password: &str) -> Result<()> {
+    check_password_strength(password, username)?;
+    conn.execute(
+        "UPDATE users SET password_hash = ?1 WHERE id = ?2",
+        params![hash_password(password)?, user_id],
+    )?;
+    conn.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?;
+    Ok(())
+}
+
+/// Grant or take hub-admin rights.
+pub fn set_admin(conn: &Connection, username: &str, admin: bool) -> Result<()> {
+    let n = conn.execute(
+        "UPDATE users SET is_admin = ?1 WHERE username = ?2 AND is_org = 0",
+        params![admin, username],
+    )?;
+    if n == 0 {
+        return Err(Error::EntryNotFound(format!("User '{username}' not found")));
+    }
+    Ok(())
+}
+
+/// Delete a user. Refused while they own repositories or are an organization's last super-admin.
+pub fn delete_user(conn: &mut Connection, username: &str) -> Result<()> {
+    let user = user_by_name(conn, username)?
+        .filter(|u| !u.is_org)
+        .ok_or_else(|| Error::EntryNotFound(format!("User '{username}' not found")))?;
+    let repos: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM repos WHERE namespace = ?1",
+        [username],
+        |r| r.get(0),
+    )?;
+    if repos > 0 {
+        return Err(Error::bad_request(format!(
+            "'{username}' still has {repos} repositories: delete or move them first"
+        )));
+    }
+    let last_owner: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM org_members m WHERE m.user_id = ?1 AND m.role = 'super-admin' AND \
+         (SELECT COUNT(*) FROM org_members x WHERE x.org_id = m.org_id AND x.role = 'super-admin') = 1",
+        [user.id],
+        |r| r.get(0),
+    )?;
+    if last_owner > 0 {
+        return Err(Error::bad_request(format!(
+            "'{username}' is the last super-admin of an organization: hand it over first"
+        )));
+    }
+    conn.execute("DELETE FROM users WHERE id = ?1", [user.id])?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -165,8 +258,17 @@ mod tests {
             Err(Error::Conflict { .. })
         ));
         assert!(create_user(&c, "bob", "not-an-email", "password1", false).is_err());
-        assert!(login(&c, "alice", "password1").unwrap().is_some());
-        assert!(login(&c, "alice", "wrong-pass").unwrap().is_none());
+        assert!(login(&c, "alice", "password1").unwrap().is_ok());
+        assert!(login(&c, "a@example.com", "password1").unwrap().is_ok());
+        assert_eq!(
+            login(&c, "alice", "wrong-pass").unwrap().err(),
+            Some(LoginError::BadCredentials)
+        );
+        assert_eq!(
+            login(&c, "nobody", "wrong-pass").unwrap().err(),
+            Some(LoginError::BadCredentials)
+        );
+        assert!(create_user(&c, "weak", "w@example.com", "aaaaaaaa", false).is_err());
         let tok = create_token(&c, u.id, "ci", TokenRole::Read).unwrap();
         let caller = token_caller(&c, &tok).unwrap().unwrap();
         assert_eq!(caller.user.username, "alice");
@@ -179,4 +281,44 @@ mod tests {
         revoke_token(&c, u.id, id).unwrap();
         assert!(token_caller(&c, &tok).unwrap().is_none());
     }
+}
+
+/// Register over HTTP under the hub's policy. With `verified = false` the user cannot log in
+/// until the emailed link is followed.
+pub fn register(
+    conn: &mut Connection,
+    policy: crate::config::Registration,
+    username: &str,
+    email: &str,
+    password: &str,
+    invitation: Option<&str>,
+    verified: bool,
+) -> Result<User> {
+    use crate::config::Registration;
+    match (policy, invitation) {
+        (Registration::Closed, _) => {
+            return Err(Error::Forbidden(
+                "Registration is closed on this hub".into(),
+            ))
+        }
+        (Registration::InvitationOnly, None) => {
+            return Err(Error::Forbidden(
+                "Registration on this hub needs an invitation".into(),
+            ))
+        }
+        _ => {}
+    }
+    let tx = conn.transaction()?;
+    let user = create_user(&tx, username, email, password, false)?;
+    if !verified {
+        tx.execute(
+            "UPDATE users SET email_verified = 0 WHERE id = ?1",
+            [user.id],
+        )?;
+    }
+    if let Some(token) = invitation {
+        crate::invitations::use_for_registration(&tx, token, user.id)?;
+    }
+    tx.commit()?;
+    Ok(user)
 }

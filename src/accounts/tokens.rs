@@ -87,6 +87,14 @@ pub fn token_caller(conn: &Connection, token: &str) -> Result<Option<Caller>> {
     let Some(user) = user_by_id(conn, user_id)? else {
         return Ok(None);
     };
+    let active: bool = conn.query_row(
+        "SELECT is_active FROM users WHERE id = ?1",
+        [user_id],
+        |r| r.get(0),
+    )?;
+    if !active {
+        return Ok(None);
+    }
     // Coarse last-use stamp: at most one write per minute per token.
     let now = now_str();
     if last_used_at

@@ -47,19 +47,21 @@ MULTIPART_CHUNK = 8_000_000
 
 
 class Hub:
-    def __init__(self, data_dir):
-        self.endpoint = ENDPOINT
+    def __init__(self, data_dir, port=PORT, extra_env=None):
+        self.port = port
+        self.endpoint = f"http://127.0.0.1:{port}"
         self.data_dir = data_dir
         self.env = dict(os.environ)
         self.env.update(
             {
                 "KOHAKU_HUB_DATA_DIR": data_dir,
-                "KOHAKU_HUB_LISTEN": f"127.0.0.1:{PORT}",
+                "KOHAKU_HUB_LISTEN": f"127.0.0.1:{port}",
                 "KOHAKU_HUB_LFS_MULTIPART_THRESHOLD_BYTES": str(MULTIPART_THRESHOLD),
                 "KOHAKU_HUB_LFS_MULTIPART_CHUNK_BYTES": str(MULTIPART_CHUNK),
                 "KOHAKU_HUB_LOG": "info,kohaku_daemon=debug",
             }
         )
+        self.env.update(extra_env or {})
         self.proc = None
         self.tokens = {}
 
@@ -76,7 +78,7 @@ class Hub:
 
         for _ in range(200):
             try:
-                if httpx2.get(f"{ENDPOINT}/health", timeout=1).status_code == 200:
+                if httpx2.get(f"{self.endpoint}/health", timeout=1).status_code == 200:
                     return
             except Exception:
                 pass
@@ -89,6 +91,10 @@ class Hub:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=30)
+
+
+def free_port():
+    return _free_port()
 
 
 @pytest.fixture(scope="session")

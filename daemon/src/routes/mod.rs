@@ -2,6 +2,7 @@
 //! (`refs%2Fpr%2F1`), so repo-scoped routes are matched segment by segment here rather than
 //! by a router that decodes first.
 
+mod accounts;
 mod commit;
 mod files;
 mod git_http;
@@ -97,6 +98,28 @@ async fn route(ctx: Ctx) -> ApiResult<Response> {
         ["api", "organizations", org, "members"] if ctx.method == Method::GET => {
             orgs::hf_members(ctx, org).await
         }
+        ["api", "auth", rest @ ..] => match (rest, ctx.method.clone()) {
+            (["register"], Method::POST) => accounts::register(ctx).await,
+            (["login"], Method::POST) => accounts::login(ctx).await,
+            (["logout"], Method::POST) => accounts::logout(ctx).await,
+            (["me"], Method::GET) => accounts::me(ctx).await,
+            (["verify-email"], Method::GET) => accounts::verify_email(ctx).await,
+            (["tokens"], Method::GET) => accounts::list_tokens(ctx).await,
+            (["tokens", "create"], Method::POST) => accounts::create_token(ctx).await,
+            (["tokens", id], Method::DELETE) => accounts::revoke_token(ctx, id).await,
+            _ => Err(not_found()),
+        },
+        ["api", "invitations", rest @ ..] => match (rest, ctx.method.clone()) {
+            (["create"], Method::POST) => accounts::create_invitation(ctx, None).await,
+            (["org", org, "create"], Method::POST) => {
+                accounts::create_invitation(ctx, Some(org)).await
+            }
+            (["org", org, "list"], Method::GET) => accounts::list_invitations(ctx, org).await,
+            ([token], Method::GET) => accounts::get_invitation(ctx, token).await,
+            ([token], Method::DELETE) => accounts::delete_invitation(ctx, token).await,
+            ([token, "accept"], Method::POST) => accounts::accept_invitation(ctx, token).await,
+            _ => Err(not_found()),
+        },
         ["org", "create"] if ctx.method == Method::POST => orgs::create(ctx).await,
         ["org", "users", user, "orgs"] if ctx.method == Method::GET => {
             orgs::user_orgs(ctx, user).await

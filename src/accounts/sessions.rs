@@ -1,0 +1,116 @@
+//! Login sessions: a random id in an HttpOnly cookie, stored as a sha256 digest with an expiry.
+
+use rand::RngCore;
+use rusqlite::{params, Connection, OptionalExtension};
+use sha2::{Digest, Sha256};
+
+use super::{user_by_id, Caller};
+use crate::db::now_str;
+use crate::error::Result;
+
+/// Name of the session cookie.
+pub const COOKIE: &str = "session_id";
+
+fn digest(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// Random url-safe secret of 32 bytes.
+pub fn random_secret() -> String {
+    let mut b = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+fn expiry(hours: u64) -> String {
+    (chrono::Utc::now() + chrono::Duration::hours(hours as i64))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// Open a session; returns the cookie value and its expiry.
+pub fn create_session(conn: &Connection, user_id: i64, hours: u64) -> Result<(String, String)> {
+    let sid = random_secret();
+    let expires = expiry(hours);
+    conn.execute(
+        "INSERT INTO sessions (session_hash, user_id, expires_at, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![digest(&sid), user_id, expires, now_str()],
+    )?;
+    Ok((sid, expires))
+}
+
+/// The caller behind a session cookie; `None` when unknown or expired (and expired ones go).
+pub fn session_caller(conn: &Connection, sid: &str) -> Result<Option<Caller>> {
+    let row: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT user_id, expires_at FROM sessions WHERE session_hash = ?1",
+            [digest(sid)],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((user_id, expires)) = row else {
+        return Ok(None);
+    };
+    if expires <= now_str() {
+        conn.execute(
+            "DELETE FROM sessions WHERE session_hash = ?1",
+            [digest(sid)],
+        )?;
+        return Ok(None);
+    }
+    let active: bool = conn
+        .query_row(
+            "SELECT is_active FROM users WHERE id = ?1",
+            [user_id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(false);
+    if !active {
+        return Ok(None);
+    }
+    Ok(user_by_id(conn, user_id)?.map(|user| Caller { user, token: None }))
+}
+
+pub fn delete_session(conn: &Connection, sid: &str) -> Result<bool> {
+    Ok(conn.execute(
+        "DELETE FROM sessions WHERE session_hash = ?1",
+        [digest(sid)],
+    )? > 0)
+}
+
+/// Store an email verification token for the user; returns the token.
+pub fn create_email_verification(conn: &Connection, user_id: i64) -> Result<String> {
+    let token = random_secret();
+    conn.execute(
+        "INSERT INTO email_verifications (token_hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
+        params![digest(&token), user_id, expiry(48)],
+    )?;
+    Ok(token)
+}
+
+/// Mark the token's user verified; `None` when the token is unknown or expired.
+pub fn verify_email(conn: &Connection, token: &str) -> Result<Option<i64>> {
+    let row: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT user_id, expires_at FROM email_verifications WHERE token_hash = ?1",
+            [digest(token)],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((user_id, expires)) = row else {
+        return Ok(None);
+    };
+    conn.execute(
+        "DELETE FROM email_verifications WHERE token_hash = ?1",
+        [digest(token)],
+    )?;
+    if expires <= now_str() {
+        return Ok(None);
+    }
+    conn.execute(
+        "UPDATE users SET email_verified = 1 WHERE id = ?1",
+        [user_id],
+    )?;
+    Ok(Some(user_id))
+}
