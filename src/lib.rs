@@ -18,7 +18,9 @@ pub mod names;
 pub mod orgs;
 pub mod perms;
 pub mod preupload;
+pub mod profiles;
 pub mod repos;
+pub mod ssh_keys;
 pub mod storage;
 
 pub use error::{Error, Result};

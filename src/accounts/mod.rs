@@ -239,6 +239,46 @@ pub fn delete_user(conn: &mut Connection, username: &str) -> Result<()> {
     Ok(())
 }
 
+/// Register over HTTP under the hub's policy. With `verified = false` the user cannot log in
+/// until the emailed link is followed.
+pub fn register(
+    conn: &mut Connection,
+    policy: crate::config::Registration,
+    username: &str,
+    email: &str,
+    password: &str,
+    invitation: Option<&str>,
+    verified: bool,
+) -> Result<User> {
+    use crate::config::Registration;
+    match (policy, invitation) {
+        (Registration::Closed, _) => {
+            return Err(Error::Forbidden(
+                "Registration is closed on this hub".into(),
+            ))
+        }
+        (Registration::InvitationOnly, None) => {
+            return Err(Error::Forbidden(
+                "Registration on this hub needs an invitation".into(),
+            ))
+        }
+        _ => {}
+    }
+    let tx = conn.transaction()?;
+    let user = create_user(&tx, username, email, password, false)?;
+    if !verified {
+        tx.execute(
+            "UPDATE users SET email_verified = 0 WHERE id = ?1",
+            [user.id],
+        )?;
+    }
+    if let Some(token) = invitation {
+        crate::invitations::use_for_registration(&tx, token, user.id)?;
+    }
+    tx.commit()?;
+    Ok(user)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,44 +321,4 @@ mod tests {
         revoke_token(&c, u.id, id).unwrap();
         assert!(token_caller(&c, &tok).unwrap().is_none());
     }
-}
-
-/// Register over HTTP under the hub's policy. With `verified = false` the user cannot log in
-/// until the emailed link is followed.
-pub fn register(
-    conn: &mut Connection,
-    policy: crate::config::Registration,
-    username: &str,
-    email: &str,
-    password: &str,
-    invitation: Option<&str>,
-    verified: bool,
-) -> Result<User> {
-    use crate::config::Registration;
-    match (policy, invitation) {
-        (Registration::Closed, _) => {
-            return Err(Error::Forbidden(
-                "Registration is closed on this hub".into(),
-            ))
-        }
-        (Registration::InvitationOnly, None) => {
-            return Err(Error::Forbidden(
-                "Registration on this hub needs an invitation".into(),
-            ))
-        }
-        _ => {}
-    }
-    let tx = conn.transaction()?;
-    let user = create_user(&tx, username, email, password, false)?;
-    if !verified {
-        tx.execute(
-            "UPDATE users SET email_verified = 0 WHERE id = ?1",
-            [user.id],
-        )?;
-    }
-    if let Some(token) = invitation {
-        crate::invitations::use_for_registration(&tx, token, user.id)?;
-    }
-    tx.commit()?;
-    Ok(user)
 }
