@@ -112,6 +112,13 @@ pub fn user_by_name(conn: &Connection, username: &str) -> Result<Option<User>> {
         .optional()?)
 }
 
+/// A (non-organization) user by name, or `EntryNotFound`.
+pub fn require_user(conn: &Connection, username: &str) -> Result<User> {
+    user_by_name(conn, username)?
+        .filter(|u| !u.is_org)
+        .ok_or_else(|| Error::EntryNotFound(format!("User '{username}' not found")))
+}
+
 pub fn user_by_id(conn: &Connection, id: i64) -> Result<Option<User>> {
     Ok(conn
         .query_row(

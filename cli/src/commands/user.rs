@@ -22,6 +22,34 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Delete a user (asks unless --yes). Refused while they own repositories.
+    Delete {
+        name: String,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Grant (or with --revoke take) hub-admin rights.
+    SetAdmin {
+        name: String,
+        #[arg(long)]
+        revoke: bool,
+    },
+    /// Set a user's password (asks when --password is omitted); ends their sessions.
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+}
+
+fn ask_password(name: &str) -> anyhow::Result<String> {
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        bail!("no --password given and no terminal to ask on");
+    }
+    Ok(dialoguer::Password::new()
+        .with_prompt(format!("Password for {name}"))
+        .with_confirmation("Repeat password", "Passwords do not match")
+        .interact()?)
 }
 
 pub fn run(cfg: Config, cmd: Cmd) -> anyhow::Result<()> {
@@ -35,15 +63,7 @@ pub fn run(cfg: Config, cmd: Cmd) -> anyhow::Result<()> {
         } => {
             let password = match password {
                 Some(p) => p,
-                None => {
-                    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-                        bail!("no --password given and no terminal to ask on");
-                    }
-                    dialoguer::Password::new()
-                        .with_prompt(format!("Password for {name}"))
-                        .with_confirmation("Repeat password", "Passwords do not match")
-                        .interact()?
-                }
+                None => ask_password(&name)?,
             };
             let u = hub
                 .db
@@ -53,6 +73,43 @@ pub fn run(cfg: Config, cmd: Cmd) -> anyhow::Result<()> {
                 u.username,
                 if u.is_admin { " (admin)" } else { "" }
             );
+            Ok(())
+        }
+        Cmd::Delete { name, yes } => {
+            if !yes {
+                if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                    bail!("refusing to delete without --yes when not on a terminal");
+                }
+                if !dialoguer::Confirm::new()
+                    .with_prompt(format!("Delete user {name}?"))
+                    .interact()?
+                {
+                    bail!("cancelled");
+                }
+            }
+            hub.db.call_sync(|c| accounts::delete_user(c, &name))?;
+            eprintln!("deleted user {name}");
+            Ok(())
+        }
+        Cmd::SetAdmin { name, revoke } => {
+            hub.db
+                .call_sync(|c| accounts::set_admin(c, &name, !revoke))?;
+            eprintln!(
+                "{name} is {}a hub admin",
+                if revoke { "no longer " } else { "now " }
+            );
+            Ok(())
+        }
+        Cmd::Passwd { name, password } => {
+            let password = match password {
+                Some(p) => p,
+                None => ask_password(&name)?,
+            };
+            hub.db.call_sync(|c| {
+                let u = accounts::require_user(c, &name)?;
+                accounts::set_password(c, u.id, &u.username, &password)
+            })?;
+            eprintln!("password of {name} changed");
             Ok(())
         }
         Cmd::List { json } => {

@@ -3,12 +3,14 @@
 //! by a router that decodes first.
 
 mod accounts;
+mod admin;
 mod commit;
 mod files;
 mod git_http;
 mod lfs;
 mod misc;
 mod orgs;
+mod profiles;
 mod refs;
 mod repo_admin;
 mod repo_info;
@@ -89,6 +91,34 @@ async fn route(ctx: Ctx) -> ApiResult<Response> {
     match s.as_slice() {
         ["api", "lfs", rest @ ..] => lfs::signed(ctx, rest).await,
         ["api", "users", user, "repos"] => repo_info::user_repos(ctx, user).await,
+        ["api", "admin", rest @ ..] => admin::route(ctx, rest).await,
+        ["api", "user", "keys"] => match ctx.method {
+            Method::GET => profiles::list_keys(ctx).await,
+            Method::POST => profiles::add_key(ctx).await,
+            _ => Err(method_not_allowed()),
+        },
+        ["api", "user", "keys", id] => match ctx.method {
+            Method::GET => profiles::get_key(ctx, id).await,
+            Method::DELETE => profiles::delete_key(ctx, id).await,
+            _ => Err(method_not_allowed()),
+        },
+        ["api", "validate", "check-name"] if ctx.method == Method::POST => {
+            profiles::check_name(ctx).await
+        }
+        ["api", kind @ ("users" | "organizations"), name, "settings"]
+            if ctx.method == Method::PUT =>
+        {
+            profiles::settings(ctx, name, *kind == "organizations").await
+        }
+        ["api", kind @ ("users" | "organizations"), name, "avatar"] => {
+            let org = *kind == "organizations";
+            match ctx.method {
+                Method::GET | Method::HEAD => profiles::get_avatar(ctx, name, org).await,
+                Method::POST | Method::PUT => profiles::upload_avatar(ctx, name, org).await,
+                Method::DELETE => profiles::delete_avatar(ctx, name, org).await,
+                _ => Err(method_not_allowed()),
+            }
+        }
         ["api", "users", user, "overview"] if ctx.method == Method::GET => {
             orgs::user_overview(ctx, user).await
         }

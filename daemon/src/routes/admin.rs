@@ -1,0 +1,209 @@
+//! The hub administrator's HTTP API: the same actions as `kohaku user|org|token`.
+//! Allowed to hub admins (token or session) and to holders of the configured `admin_token`
+//! (header `X-Admin-Token`).
+
+use axum::response::{IntoResponse, Response};
+use kohaku::accounts::{self, TokenRole};
+use kohaku::orgs::{self, Role};
+use kohaku::{Error, Hub};
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use super::Ctx;
+use crate::auth;
+use crate::error::ApiResult;
+use crate::request::read_json;
+
+const SMALL: usize = 1 << 20;
+
+async fn require_admin(hub: &Hub, headers: &axum::http::HeaderMap) -> Result<(), Error> {
+    if let (Some(expected), Some(given)) = (
+        &hub.config.admin_token,
+        headers.get("x-admin-token").and_then(|v| v.to_str().ok()),
+    ) {
+        if bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
+            return Ok(());
+        }
+        return Err(Error::Unauthorized("Invalid admin token".into()));
+    }
+    let caller = auth::required(hub, headers).await?;
+    if caller.user.is_admin && caller.can_write() {
+        Ok(())
+    } else {
+        Err(Error::Forbidden("Hub administrators only".into()))
+    }
+}
+
+#[derive(Deserialize)]
+struct NewUser {
+    username: String,
+    email: String,
+    password: String,
+    #[serde(default)]
+    admin: bool,
+}
+
+#[derive(Deserialize)]
+struct Flag {
+    admin: bool,
+}
+
+#[derive(Deserialize)]
+struct Password {
+    password: String,
+}
+
+#[derive(Deserialize)]
+struct NewOrg {
+    name: String,
+    owner: String,
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Member {
+    username: String,
+    role: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NewToken {
+    name: Option<String>,
+    #[serde(default)]
+    read_only: bool,
+}
+
+/// `/api/admin/...`
+pub async fn route(ctx: Ctx, rest: &[&str]) -> ApiResult<Response> {
+    require_admin(&ctx.hub, &ctx.headers).await?;
+    let hub = ctx.hub.clone();
+    let m = ctx.method.clone();
+    let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
+    let r: Vec<&str> = rest.iter().map(String::as_str).collect();
+    use axum::http::Method;
+    let v = match (r.as_slice(), m) {
+        (["users"], Method::GET) => json!(hub.db.call(|c| accounts::list_users(c)).await?),
+        (["users"], Method::POST) => {
+            let b: NewUser = read_json(ctx.body, SMALL).await?;
+            json!(
+                hub.db
+                    .call(move |c| accounts::create_user(
+                        c,
+                        &b.username,
+                        &b.email,
+                        &b.password,
+                        b.admin
+                    ))
+                    .await?
+            )
+        }
+        (["users", name], Method::DELETE) => {
+            let n = name.to_string();
+            hub.db.call(move |c| accounts::delete_user(c, &n)).await?;
+            json!({"success": true})
+        }
+        (["users", name, "admin"], Method::PUT) => {
+            let b: Flag = read_json(ctx.body, SMALL).await?;
+            let n = name.to_string();
+            hub.db
+                .call(move |c| accounts::set_admin(c, &n, b.admin))
+                .await?;
+            json!({"success": true})
+        }
+        (["users", name, "password"], Method::PUT) => {
+            let b: Password = read_json(ctx.body, SMALL).await?;
+            let n = name.to_string();
+            hub.db
+                .call(move |c| {
+                    let u = accounts::require_user(c, &n)?;
+                    accounts::set_password(c, u.id, &u.username, &b.password)
+                })
+                .await?;
+            json!({"success": true})
+        }
+        (["users", name, "tokens"], Method::GET) => {
+            let n = name.to_string();
+            json!(
+                hub.db
+                    .call(move |c| accounts::list_tokens(c, accounts::require_user(c, &n)?.id))
+                    .await?
+            )
+        }
+        (["users", name, "tokens"], Method::POST) => {
+            let b: NewToken = read_json(ctx.body, SMALL).await?;
+            let n = name.to_string();
+            let role = if b.read_only {
+                TokenRole::Read
+            } else {
+                TokenRole::Write
+            };
+            let token = hub
+                .db
+                .call(move |c| {
+                    accounts::create_token(
+                        c,
+                        accounts::require_user(c, &n)?.id,
+                        b.name.as_deref().unwrap_or("admin"),
+                        role,
+                    )
+                })
+                .await?;
+            json!({"token": token})
+        }
+        (["users", name, "tokens", id], Method::DELETE) => {
+            let n = name.to_string();
+            let id: i64 = id
+                .parse()
+                .map_err(|_| Error::bad_request("Invalid token id"))?;
+            hub.db
+                .call(move |c| accounts::revoke_token(c, accounts::require_user(c, &n)?.id, id))
+                .await?;
+            json!({"success": true})
+        }
+        (["orgs"], Method::GET) => {
+            let list = hub.db.call(|c| orgs::list_orgs(c)).await?;
+            json!(list
+                .iter()
+                .map(|o| json!({"name": o.username, "created_at": o.created_at}))
+                .collect::<Vec<_>>())
+        }
+        (["orgs"], Method::POST) => {
+            let b: NewOrg = read_json(ctx.body, SMALL).await?;
+            let org = hub
+                .db
+                .call(move |c| {
+                    let owner = accounts::require_user(c, &b.owner)?;
+                    orgs::create_org(c, &owner, &b.name, None, b.description.as_deref())
+                })
+                .await?;
+            json!({"success": true, "name": org.username})
+        }
+        (["orgs", org, "members"], Method::POST) => {
+            let b: Member = read_json(ctx.body, SMALL).await?;
+            let role = Role::parse(b.role.as_deref().unwrap_or("member"))?;
+            let o = org.to_string();
+            hub.db
+                .call(move |c| {
+                    let org = orgs::require_org(c, &o)?;
+                    orgs::add_member_unchecked(
+                        c,
+                        org.id,
+                        accounts::require_user(c, &b.username)?.id,
+                        role,
+                    )
+                })
+                .await?;
+            json!({"success": true})
+        }
+        (["orgs", org, "members", user], Method::DELETE) => {
+            let (o, u) = (org.to_string(), user.to_string());
+            hub.db
+                .call(move |c| orgs::remove_member_unchecked(c, &o, &u))
+                .await?;
+            json!({"success": true})
+        }
+        _ => return Err(Error::EntryNotFound("Not found".into()).into()),
+    };
+    Ok(axum::Json(v).into_response())
+}
