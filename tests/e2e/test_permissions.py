@@ -223,3 +223,14 @@ def test_org_membership_management(hub, http, org):
     assert http.post(f"/org/{name}/members", json={"username": "carol", "role": "king"}, headers=auth(hub, "bob")).status_code == 400
     assert http.post(f"/org/{name}/members", json={"username": "nobody", "role": "member"}, headers=auth(hub, "bob")).status_code == 404
     assert http.get("/org/no-such-org").status_code == 404
+
+
+def test_hf_cli_whoami_shows_orgs(hub, org):
+    import sys
+
+    env = dict(os.environ, HF_TOKEN=hub.tokens["dave"])
+    env.pop("HF_HUB_DISABLE_IMPLICIT_TOKEN", None)
+    hf = os.path.join(os.path.dirname(sys.executable), "hf")
+    r = subprocess.run([hf, "auth", "whoami"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "dave" in r.stdout and org in r.stdout
