@@ -15,7 +15,9 @@ CREATE TABLE users (
     is_active INTEGER NOT NULL DEFAULT 1,
     bio TEXT,
     website TEXT,
-    avatar_updated_at TEXT
+    avatar_updated_at TEXT,
+    private_quota_bytes INTEGER,
+    public_quota_bytes INTEGER
 );
 
 CREATE TABLE tokens (
@@ -42,6 +44,11 @@ CREATE TABLE repos (
     likes INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
+    quota_bytes INTEGER,
+    used_bytes INTEGER NOT NULL DEFAULT 0,
+    lfs_threshold_bytes INTEGER,
+    lfs_keep_versions INTEGER,
+    lfs_suffix_rules TEXT,
     UNIQUE (repo_type, namespace, name),
     UNIQUE (repo_type, namespace, normalized_name)
 );
@@ -156,3 +163,34 @@ CREATE TABLE ssh_keys (
     created_at TEXT NOT NULL
 );
 CREATE INDEX ssh_keys_user ON ssh_keys(user_id);
+
+CREATE TABLE repo_likes (
+    repo_id INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (repo_id, user_id)
+);
+CREATE INDEX repo_likes_user ON repo_likes(user_id);
+
+CREATE TABLE download_sessions (
+    repo_id INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+    session_key TEXT NOT NULL,
+    time_bucket INTEGER NOT NULL,
+    authenticated INTEGER NOT NULL,
+    file_count INTEGER NOT NULL,
+    first_file TEXT NOT NULL,
+    first_download_at TEXT NOT NULL,
+    last_download_at TEXT NOT NULL,
+    PRIMARY KEY (repo_id, session_key, time_bucket)
+);
+CREATE INDEX download_sessions_bucket ON download_sessions(time_bucket);
+
+CREATE TABLE daily_repo_stats (
+    repo_id INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+    date TEXT NOT NULL,
+    download_sessions INTEGER NOT NULL,
+    authenticated_downloads INTEGER NOT NULL,
+    anonymous_downloads INTEGER NOT NULL,
+    total_files INTEGER NOT NULL,
+    PRIMARY KEY (repo_id, date)
+);

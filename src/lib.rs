@@ -13,6 +13,7 @@ pub mod history;
 pub mod hub;
 pub mod invitations;
 pub mod lfs;
+pub mod likes;
 pub mod mail;
 pub mod names;
 pub mod orgs;
@@ -21,6 +22,7 @@ pub mod preupload;
 pub mod profiles;
 pub mod repos;
 pub mod ssh_keys;
+pub mod stats;
 pub mod storage;
 
 pub use error::{Error, Result};

@@ -40,6 +40,12 @@ enum Command {
     /// Manage organizations.
     #[command(subcommand)]
     Org(commands::org::Cmd),
+    /// Administer repositories.
+    #[command(subcommand)]
+    Repo(commands::repo::Cmd),
+    /// Download statistics.
+    #[command(subcommand)]
+    Stats(commands::stats::Cmd),
     /// Database maintenance.
     #[command(subcommand)]
     Db(commands::db::Cmd),
@@ -73,6 +79,8 @@ fn main() -> std::process::ExitCode {
                 Command::Token(c) => commands::token::run(cfg, c),
                 Command::Db(c) => commands::db::run(cfg, c),
                 Command::Org(c) => commands::org::run(cfg, c),
+                Command::Repo(c) => commands::repo::run(cfg, c),
+                Command::Stats(c) => commands::stats::run(cfg, c),
             }
         });
     match result {

@@ -48,6 +48,22 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The operator at the shell (`kohaku repo delete` and friends): acts as a hub admin.
+    pub fn system() -> Caller {
+        Caller {
+            user: User {
+                id: 0,
+                username: "system".into(),
+                email: None,
+                is_admin: true,
+                is_org: false,
+                full_name: None,
+                created_at: String::new(),
+            },
+            token: None,
+        }
+    }
+
     /// Read-only tokens may read but never write, whatever the user may do.
     pub fn can_write(&self) -> bool {
         self.token

@@ -8,6 +8,10 @@ use crate::error::Result;
 pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_initial.sql")),
     (2, include_str!("../../migrations/0002_accounts_orgs.sql")),
+    (
+        3,
+        include_str!("../../migrations/0003_quota_stats_likes.sql"),
+    ),
 ];
 
 /// Apply every migration not yet recorded; returns the versions applied now.

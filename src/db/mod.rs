@@ -122,3 +122,9 @@ pub fn is_unique_violation(e: &rusqlite::Error) -> bool {
             if err.code == rusqlite::ErrorCode::ConstraintViolation
     )
 }
+
+/// Consistent online copy of the database (`VACUUM INTO`), safe while others write.
+pub fn backup_to(conn: &mut rusqlite::Connection, path: &str) -> Result<()> {
+    conn.execute("VACUUM INTO ?1", [path])?;
+    Ok(())
+}

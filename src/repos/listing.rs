@@ -15,7 +15,7 @@ pub enum SortKey {
     LastModified,
     Downloads,
     Likes,
-    /// Until trending scores exist (download statistics), ordered by downloads.
+    /// Σ over the last 7 days of ln(1 + downloads) × 0.8^days_ago.
     Trending,
     Id,
 }
@@ -82,6 +82,32 @@ pub fn list_repos(conn: &Connection, caller: Option<&Caller>, q: &ListQuery) -> 
         ));
     }
     let dir = if q.descending { "DESC" } else { "ASC" };
+    if q.sort == SortKey::Trending {
+        // Scores come from recent download statistics, computed here rather than in SQL.
+        sql.push_str(" ORDER BY r.id DESC");
+        let mut stmt = conn.prepare(&sql)?;
+        let mut all = stmt
+            .query_map(params_from_iter(args.iter()), repo_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let scores = crate::stats::trending_scores(conn)?;
+        let score = |r: &Repo| scores.get(&r.id).copied().unwrap_or(0.0);
+        all.sort_by(|a, b| {
+            let o = score(b)
+                .total_cmp(&score(a))
+                .then(b.downloads.cmp(&a.downloads))
+                .then(b.id.cmp(&a.id));
+            if q.descending {
+                o
+            } else {
+                o.reverse()
+            }
+        });
+        return Ok(all
+            .into_iter()
+            .skip(q.offset as usize)
+            .take(q.limit as usize)
+            .collect());
+    }
     sql.push_str(&format!(
         " ORDER BY {} {dir}, r.id {dir} LIMIT {} OFFSET {}",
         q.sort.column(),

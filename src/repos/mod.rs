@@ -47,10 +47,10 @@ impl Repo {
     }
 }
 
-pub(crate) const REPO_COLS: &str =
+pub const REPO_COLS: &str =
     "r.id, r.repo_type, r.namespace, r.name, r.owner_id, r.private, r.gated, r.downloads, r.likes, r.created_at, r.updated_at";
 
-pub(crate) fn repo_from_row(r: &Row<'_>) -> rusqlite::Result<Repo> {
+pub fn repo_from_row(r: &Row<'_>) -> rusqlite::Result<Repo> {
     let t: String = r.get(1)?;
     Ok(Repo {
         id: r.get(0)?,

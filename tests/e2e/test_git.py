@@ -189,7 +189,7 @@ def test_private_repo_access(hub, api, gitenv, tmp_path):
     git(gitenv, "add", ".", cwd=ro)
     git(gitenv, "commit", "-m", "ro push", cwd=ro)
     r = git(gitenv, "push", "origin", "main", cwd=ro, check=False)
-    assert r.returncode != 0 and "403" in r.stderr
+    assert r.returncode != 0 and "returned error: 403" in r.stderr
     # Write token: accepted.
     git(gitenv, "remote", "set-url", "origin", url(hub, rid, "alice"), cwd=ro)
     git(gitenv, "push", "origin", "main", cwd=ro)
@@ -202,7 +202,7 @@ def test_private_repo_access(hub, api, gitenv, tmp_path):
     git(gitenv, "add", ".", cwd=tmp_path / "pub")
     git(gitenv, "commit", "-m", "bob push", cwd=tmp_path / "pub")
     r = git(gitenv, "push", "origin", "main", cwd=tmp_path / "pub", check=False)
-    assert r.returncode != 0 and "403" in r.stderr
+    assert r.returncode != 0 and "returned error: 403" in r.stderr
 
 
 def test_dataset_clone_and_lfs_pull(hub, api, gitenv, tmp_path):

@@ -74,7 +74,8 @@ def classify_git(r):
     if r.returncode == 0:
         return "ok"
     err = r.stderr
-    if "403" in err:
+    # Match git's own wording: repo names in URLs may contain the digits "403".
+    if "returned error: 403" in err or "HTTP 403" in err:
         return "403"
     if "not found" in err:
         return "404"

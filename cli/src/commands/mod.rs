@@ -3,7 +3,9 @@
 pub mod config;
 pub mod db;
 pub mod org;
+pub mod repo;
 pub mod serve;
+pub mod stats;
 pub mod token;
 pub mod user;
 

@@ -116,15 +116,20 @@ pub async fn info_refs(ctx: Ctx, id: RepoRef) -> ApiResult<Response> {
 }
 
 pub async fn upload_pack(ctx: Ctx, id: RepoRef) -> ApiResult<Response> {
-    let (repo, _) = git_repo(&ctx.hub, &ctx.headers, &id, Access::Read).await?;
+    let (repo, caller) = git_repo(&ctx.hub, &ctx.headers, &id, Access::Read).await?;
     let hub = ctx.hub.clone();
     let v2 = git_v2(&ctx.headers);
+    let session = super::social::download_session(caller.as_ref(), &ctx.headers, ctx.peer);
     let body = git_body(ctx, MAX_NEGOTIATION).await?;
     let resp = if v2 {
         upload_pack::handle_v2(&hub, repo.id, &body).await?
     } else {
         upload_pack::handle_v0(&hub, repo.id, &body).await?
     };
+    if matches!(resp, GitResponse::Stream(_)) {
+        // A clone or fetch that receives a pack is one download.
+        super::social::record(&hub, repo.id, &session, "<git fetch>").await;
+    }
     Ok(git_response(
         "application/x-git-upload-pack-result",
         into_body(resp),

@@ -16,6 +16,7 @@ mod repo_admin;
 mod repo_info;
 mod resolve;
 pub mod shapes;
+mod social;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -40,6 +41,8 @@ pub struct Ctx {
     pub path: String,
     /// Raw query string, for redirects.
     pub raw_query: Option<String>,
+    /// The client's address, when the server knows it.
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 /// All routes of the hub.
@@ -70,6 +73,10 @@ async fn dispatch(State(hub): State<Hub>, req: Request) -> Response {
         body,
         path: parts.uri.path().to_string(),
         raw_query: parts.uri.query().map(str::to_string),
+        peer: parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0),
     };
     match route(ctx).await {
         Ok(r) => r,
@@ -119,6 +126,10 @@ async fn route(ctx: Ctx) -> ApiResult<Response> {
                 _ => Err(method_not_allowed()),
             }
         }
+        ["api", "users", user, "likes"] if ctx.method == Method::GET => {
+            social::user_likes(ctx, user).await
+        }
+        ["api", "trending"] if ctx.method == Method::GET => social::trending(ctx).await,
         ["api", "users", user, "overview"] if ctx.method == Method::GET => {
             orgs::user_overview(ctx, user).await
         }
@@ -232,6 +243,10 @@ async fn repo_api(
             refs::super_squash(ctx, id, &b.join("/")).await
         }
         (["settings"], Method::PUT) => repo_admin::settings(ctx, id).await,
+        (["like"], Method::GET | Method::POST | Method::DELETE) => social::like(ctx, id).await,
+        (["likers"], Method::GET) => social::likers(ctx, id).await,
+        (["stats"], Method::GET) => social::repo_stats(ctx, id).await,
+        (["stats", "recent"], Method::GET) => social::repo_stats_recent(ctx, id).await,
         (["tree"] | ["paths-info"] | ["preupload"] | ["commit"] | ["commits"], _) => Err(ApiError(
             Error::bad_request("A revision is required in this path"),
         )),

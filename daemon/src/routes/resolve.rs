@@ -164,5 +164,10 @@ pub async fn resolve(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<
             Body::from(bytes::Bytes::from(data).slice(start as usize..end.min(size as usize)))
         }
     };
+    let session = super::social::download_session(caller.as_ref(), &ctx.headers, ctx.peer);
+    super::social::record(&hub, repo.id, &session, path).await;
+    if let Some(c) = session.set_cookie {
+        headers.insert("set-cookie", c);
+    }
     Ok((status, headers, body).into_response())
 }
