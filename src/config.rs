@@ -133,6 +133,11 @@ const KEYS: &[Key] = &[
         default: || Some("info".into()),
     },
     Key {
+        name: "lfs_keep_versions",
+        secret: false,
+        default: || Some("5".into()),
+    },
+    Key {
         name: "registration",
         secret: false,
         default: || Some("open".into()),
@@ -246,6 +251,8 @@ pub struct Config {
     pub database_url: String,
     pub lfs_threshold_bytes: u64,
     pub lfs_suffix_rules: Vec<String>,
+    /// Distinct LFS versions per path that GC keeps (repos may override, minimum 2).
+    pub lfs_keep_versions: u64,
     pub lfs_multipart_threshold_bytes: u64,
     pub lfs_multipart_chunk_bytes: u64,
     pub upload_url_expiry_secs: u64,
@@ -446,7 +453,12 @@ impl Config {
                 "require_email_verification needs smtp_enabled (and smtp_host)",
             ));
         }
+        let lfs_keep_versions = parse_num("lfs_keep_versions", &get("lfs_keep_versions"))?;
+        if lfs_keep_versions < 2 {
+            return Err(Error::bad_request("lfs_keep_versions must be at least 2"));
+        }
         Ok(Config {
+            lfs_keep_versions,
             registration,
             require_email_verification,
             session_expire_hours: parse_num("session_expire_hours", &get("session_expire_hours"))?

@@ -20,6 +20,7 @@ pub mod orgs;
 pub mod perms;
 pub mod preupload;
 pub mod profiles;
+pub mod quota;
 pub mod repos;
 pub mod ssh_keys;
 pub mod stats;

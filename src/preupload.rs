@@ -66,7 +66,13 @@ pub async fn decide(
     };
     let matcher = ignore_text.as_deref().and_then(gitignore);
     let existing = paths_info(hub, repo, root, &paths).await?;
-    let cfg = &hub.config;
+    let eff = {
+        let repo_lfs = hub
+            .db
+            .call(move |c| crate::lfs::settings::load(c, repo))
+            .await?;
+        crate::lfs::settings::effective(&hub.config, &repo_lfs)
+    };
     Ok(files
         .iter()
         .zip(paths)
@@ -82,12 +88,7 @@ pub async fn decide(
                 .as_ref()
                 .is_some_and(|m| m.matched_path_or_any_parents(&path, false).is_ignore());
             Decision {
-                lfs: is_lfs(
-                    &path,
-                    f.size,
-                    cfg.lfs_threshold_bytes,
-                    &cfg.lfs_suffix_rules,
-                ),
+                lfs: is_lfs(&path, f.size, eff.threshold_bytes, &eff.suffix_rules),
                 path: f.path.clone(),
                 should_ignore,
                 oid,

@@ -40,6 +40,9 @@ enum Command {
     /// Manage organizations.
     #[command(subcommand)]
     Org(commands::org::Cmd),
+    /// Storage quotas.
+    #[command(subcommand)]
+    Quota(commands::quota::Cmd),
     /// Administer repositories.
     #[command(subcommand)]
     Repo(commands::repo::Cmd),
@@ -80,6 +83,7 @@ fn main() -> std::process::ExitCode {
                 Command::Db(c) => commands::db::run(cfg, c),
                 Command::Org(c) => commands::org::run(cfg, c),
                 Command::Repo(c) => commands::repo::run(cfg, c),
+                Command::Quota(c) => commands::quota::run(cfg, c),
                 Command::Stats(c) => commands::stats::run(cfg, c),
             }
         });

@@ -145,6 +145,37 @@ pub async fn create_commit(
     mut req: CommitRequest,
 ) -> Result<String> {
     check_lfs(hub, caller, repo, &mut req.ops).await?;
+    // Quota: regular bytes plus LFS objects new to this repository.
+    let regular: u64 = req
+        .ops
+        .iter()
+        .map(|op| {
+            if let Op::AddBlob { size, .. } = op {
+                *size
+            } else {
+                0
+            }
+        })
+        .sum();
+    let lfs_objs: Vec<(String, u64)> = req
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::AddLfs {
+                oid,
+                size: Some(size),
+                ..
+            } => Some((oid.clone(), *size)),
+            _ => None,
+        })
+        .collect();
+    let r = repo.clone();
+    hub.db
+        .call(move |c| {
+            let extra = regular + crate::quota::new_lfs_bytes(c, r.id, &lfs_objs)?;
+            crate::quota::check_repo(c, &r, extra)
+        })
+        .await?;
     // Pointer blobs for LFS additions are written once, before any retry.
     let mut lfs_added = Vec::new();
     let mut pointer_oids = Vec::new();
@@ -293,6 +324,7 @@ pub async fn create_commit(
             .call(move |c| finish_ref_move(c, id, &b, Some(&h), &n, &added))
             .await?;
         if moved {
+            crate::quota::recalc_repo(hub, repo.id).await?;
             return Ok(new_id);
         }
         if req.header.parent_commit.is_some() {

@@ -418,6 +418,30 @@ pub async fn receive(
         }
     }
 
+    // Quota: regular blobs of the pack plus LFS objects new to this repository.
+    let regular: u64 = objects
+        .iter()
+        .filter(|o| o.kind == Kind::Blob && Pointer::parse(&o.data).is_none())
+        .map(|o| o.data.len() as u64)
+        .sum();
+    let lfs_objs: Vec<(String, u64)> = objects
+        .iter()
+        .filter(|o| o.kind == Kind::Blob)
+        .filter_map(|o| Pointer::parse(&o.data))
+        .map(|p| (p.oid, p.size))
+        .collect();
+    let r = repo.clone();
+    let quota = hub
+        .db
+        .call(move |c| {
+            let extra = regular + crate::quota::new_lfs_bytes(c, r.id, &lfs_objs)?;
+            crate::quota::check_repo(c, &r, extra)
+        })
+        .await;
+    if let Err(e) = quota {
+        return Ok(fail_all(e.to_string(), &req.commands));
+    }
+
     // Per-ref checks, including connectivity of each new tip.
     let mut results: Vec<(String, Result<(), String>)> = Vec::new();
     for cmd in &req.commands {
@@ -499,6 +523,7 @@ pub async fn receive(
             }
         }
     }
+    crate::quota::recalc_repo(hub, repo.id).await?;
     Ok(Report {
         unpack: Ok(()),
         refs: results,

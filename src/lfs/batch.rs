@@ -103,6 +103,21 @@ pub async fn batch(
             "At most {MAX_OBJECTS} objects per batch request"
         )));
     }
+    if req.operation == Operation::Upload {
+        let objs: Vec<(String, u64)> = req
+            .objects
+            .iter()
+            .filter(|o| o.size >= 0 && is_sha256_hex(&o.oid.to_ascii_lowercase()))
+            .map(|o| (o.oid.to_ascii_lowercase(), o.size as u64))
+            .collect();
+        let r = repo.clone();
+        hub.db
+            .call(move |c| {
+                let extra = crate::quota::new_lfs_bytes(c, r.id, &objs)?;
+                crate::quota::check_repo(c, &r, extra)
+            })
+            .await?;
+    }
     let multipart_ok = req.transfers.is_empty() || req.transfers.iter().any(|t| t == "multipart");
     let signer = Signer::new(&hub.signing_key);
     let cfg = hub.config.clone();

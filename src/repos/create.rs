@@ -178,6 +178,7 @@ pub async fn move_repo(
                     url: None,
                 });
             }
+            crate::quota::check_rehome(c, &repo, &to_ns, repo.private)?;
             let tx = c.transaction()?;
             let now = now_str();
             tx.execute(
@@ -224,6 +225,7 @@ pub async fn update_settings(
         .call(move |c| {
             perms::require_admin(c, &repo, caller.as_ref())?;
             if let Some(p) = upd.private {
+                crate::quota::check_rehome(c, &repo, &repo.namespace, p)?;
                 c.execute(
                     "UPDATE repos SET private = ?1 WHERE id = ?2",
                     params![p, repo.id],

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod db;
 pub mod org;
+pub mod quota;
 pub mod repo;
 pub mod serve;
 pub mod stats;

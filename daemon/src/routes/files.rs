@@ -138,6 +138,11 @@ pub async fn preupload(ctx: Ctx, id: RepoRef, rev: &str) -> ApiResult<Response> 
             size: f.size as u64,
         });
     }
+    let extra: u64 = cands.iter().map(|c| c.size).sum();
+    let r2 = repo.clone();
+    hub.db
+        .call(move |c| kohaku::quota::check_repo(c, &r2, extra))
+        .await?;
     let decisions = preupload::decide(
         hub,
         repo.id,

@@ -11,6 +11,7 @@ mod lfs;
 mod misc;
 mod orgs;
 mod profiles;
+mod quota;
 mod refs;
 mod repo_admin;
 mod repo_info;
@@ -99,6 +100,7 @@ async fn route(ctx: Ctx) -> ApiResult<Response> {
         ["api", "lfs", rest @ ..] => lfs::signed(ctx, rest).await,
         ["api", "users", user, "repos"] => repo_info::user_repos(ctx, user).await,
         ["api", "admin", rest @ ..] => admin::route(ctx, rest).await,
+        ["api", "quota", rest @ ..] => quota::route(ctx, rest).await,
         ["api", "user", "keys"] => match ctx.method {
             Method::GET => profiles::list_keys(ctx).await,
             Method::POST => profiles::add_key(ctx).await,
@@ -243,6 +245,7 @@ async fn repo_api(
             refs::super_squash(ctx, id, &b.join("/")).await
         }
         (["settings"], Method::PUT) => repo_admin::settings(ctx, id).await,
+        (["lfs", "settings"], Method::GET) => repo_admin::lfs_settings(ctx, id).await,
         (["like"], Method::GET | Method::POST | Method::DELETE) => social::like(ctx, id).await,
         (["likers"], Method::GET) => social::likers(ctx, id).await,
         (["stats"], Method::GET) => social::repo_stats(ctx, id).await,

@@ -143,6 +143,93 @@ pub async fn settings(ctx: Ctx, id: RepoRef) -> ApiResult<Response> {
             }
         });
     }
+    let mut lfs = kohaku::lfs::settings::Update::default();
+    let num = |k: &str| -> Result<Option<Option<u64>>, Error> {
+        match map.get(k) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(v) => v.as_u64().map(|n| Some(Some(n))).ok_or_else(|| {
+                Error::bad_request(format!("{k} must be a non-negative integer or null"))
+            }),
+        }
+    };
+    lfs.threshold_bytes = num("lfs_threshold_bytes")?;
+    lfs.keep_versions = num("lfs_keep_versions")?;
+    if let Some(v) = map.get("lfs_suffix_rules") {
+        lfs.suffix_rules = Some(match v {
+            Value::Null => None,
+            Value::Array(a) => Some(
+                a.iter()
+                    .map(|x| {
+                        x.as_str().map(str::to_string).ok_or_else(|| {
+                            Error::bad_request("lfs_suffix_rules must be a list of strings")
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            _ => {
+                return Err(Error::bad_request("lfs_suffix_rules must be a list of strings").into())
+            }
+        });
+    }
+    let known = [
+        "private",
+        "visibility",
+        "gated",
+        "lfs_threshold_bytes",
+        "lfs_keep_versions",
+        "lfs_suffix_rules",
+        "discussionsDisabled",
+    ];
+    if let Some(k) = map.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(Error::bad_request(format!("Unknown setting '{k}'")).into());
+    }
+    // Validate everything before changing anything.
+    if lfs
+        .threshold_bytes
+        .flatten()
+        .is_some_and(|t| t < kohaku::lfs::settings::MIN_THRESHOLD)
+    {
+        return Err(Error::bad_request(format!(
+            "lfs_threshold_bytes must be at least {}",
+            kohaku::lfs::settings::MIN_THRESHOLD
+        ))
+        .into());
+    }
     repos::update_settings(&ctx.hub, Some(&caller), &repo, upd).await?;
+    let rid = repo.id;
+    ctx.hub
+        .db
+        .call(move |c| kohaku::lfs::settings::update(c, rid, &lfs))
+        .await?;
     Ok(axum::Json(json!({"success": true})).into_response())
+}
+
+/// `GET /api/{type}s/{id}/lfs/settings`: effective values and where they come from.
+pub async fn lfs_settings(ctx: Ctx, id: RepoRef) -> ApiResult<Response> {
+    let caller = auth::caller(&ctx.hub, &ctx.headers).await?;
+    let (repo, _) = load_repo(&ctx.hub, caller.as_ref(), &id, Access::Read).await?;
+    let rid = repo.id;
+    let own = ctx
+        .hub
+        .db
+        .call(move |c| kohaku::lfs::settings::load(c, rid))
+        .await?;
+    let eff = kohaku::lfs::settings::effective(&ctx.hub.config, &own);
+    Ok(axum::Json(json!({
+        "lfs_threshold_bytes": own.threshold_bytes,
+        "lfs_threshold_bytes_effective": eff.threshold_bytes,
+        "lfs_threshold_bytes_source": eff.threshold_source,
+        "lfs_keep_versions": own.keep_versions,
+        "lfs_keep_versions_effective": eff.keep_versions,
+        "lfs_keep_versions_source": eff.keep_versions_source,
+        "lfs_suffix_rules": own.suffix_rules,
+        "lfs_suffix_rules_effective": eff.suffix_rules,
+        "server_defaults": {
+            "lfs_threshold_bytes": ctx.hub.config.lfs_threshold_bytes,
+            "lfs_keep_versions": ctx.hub.config.lfs_keep_versions,
+            "lfs_suffix_rules": ctx.hub.config.lfs_suffix_rules,
+        },
+    }))
+    .into_response())
 }

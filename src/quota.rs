@@ -1,0 +1,293 @@
+//! Storage quotas: per user/org (private and public) and per repository, enforced wherever
+//! bytes come in (preupload, LFS batch, commit, git push) or change buckets (visibility,
+//! move). Repo usage = regular files on `main` + unique LFS objects in its history.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::hub::Hub;
+use crate::repos::{refs, Repo};
+
+/// Parse `10GB`, `500MiB`, `1024`, `unlimited` (→ `None`).
+pub fn parse_size(s: &str) -> Result<Option<u64>> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("unlimited") || t.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| Error::bad_request(format!("Invalid size '{s}'")))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" | "k" => 1000,
+        "mb" | "m" => 1000_u64.pow(2),
+        "gb" | "g" => 1000_u64.pow(3),
+        "tb" | "t" => 1000_u64.pow(4),
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        _ => {
+            return Err(Error::bad_request(format!(
+                "Invalid size unit in '{s}': use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"
+            )))
+        }
+    };
+    if n < 0.0 || !n.is_finite() {
+        return Err(Error::bad_request(format!("Invalid size '{s}'")));
+    }
+    Ok(Some((n * mult as f64).round() as u64))
+}
+
+/// Human form of a byte count.
+pub fn human(n: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < units.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.2} {}", units[i])
+    }
+}
+
+/// Bytes of the unique LFS objects in a repo's history.
+pub fn repo_lfs_bytes(conn: &Connection, repo_id: i64) -> Result<u64> {
+    let n: i64 = conn.query_row(
+        "SELECT COALESCE(SUM(size), 0) FROM (SELECT oid, MAX(size) AS size FROM lfs_history WHERE repo_id = ?1 GROUP BY oid)",
+        [repo_id],
+        |r| r.get(0),
+    )?;
+    Ok(n as u64)
+}
+
+/// Recompute and store a repo's usage.
+pub async fn recalc_repo(hub: &Hub, repo_id: i64) -> Result<u64> {
+    let head = hub
+        .db
+        .call(move |c| refs::get_ref(c, repo_id, refs::MAIN))
+        .await?;
+    let mut regular = 0u64;
+    if let Some(h) = head {
+        let tree = hub.objects.commit(repo_id, &h).await?.tree.clone();
+        for f in crate::files::all_files(hub, repo_id, &tree).await? {
+            if f.lfs.is_none() {
+                regular += f.size;
+            }
+        }
+    }
+    hub.db
+        .call(move |c| {
+            let used = regular + repo_lfs_bytes(c, repo_id)?;
+            c.execute(
+                "UPDATE repos SET used_bytes = ?1 WHERE id = ?2",
+                params![used as i64, repo_id],
+            )?;
+            Ok(used)
+        })
+        .await
+}
+
+/// Ids of a namespace's repositories (for recalculation).
+pub fn namespace_repo_ids(conn: &Connection, ns: &str) -> Result<Vec<i64>> {
+    let mut st = conn.prepare("SELECT id FROM repos WHERE namespace = ?1 ORDER BY id")?;
+    let ids = st
+        .query_map([ns], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    Ok(ids)
+}
+
+/// Ids of every repository.
+pub fn all_repo_ids(conn: &Connection) -> Result<Vec<i64>> {
+    let mut st = conn.prepare("SELECT id FROM repos ORDER BY id")?;
+    let ids = st
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    Ok(ids)
+}
+
+/// A namespace's quotas and usage.
+#[derive(Debug, Clone, Serialize)]
+pub struct NamespaceQuota {
+    pub namespace: String,
+    pub is_organization: bool,
+    pub private_quota_bytes: Option<u64>,
+    pub public_quota_bytes: Option<u64>,
+    pub private_used_bytes: u64,
+    pub public_used_bytes: u64,
+}
+
+pub fn namespace_quota(conn: &Connection, ns: &str) -> Result<NamespaceQuota> {
+    let row: Option<(bool, Option<i64>, Option<i64>)> = conn
+        .query_row(
+            "SELECT is_org, private_quota_bytes, public_quota_bytes FROM users WHERE username = ?1",
+            [ns],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let (is_org, pq, uq) =
+        row.ok_or_else(|| Error::EntryNotFound(format!("Namespace '{ns}' not found")))?;
+    let used = |private: bool| -> Result<u64> {
+        let n: i64 = conn.query_row(
+            "SELECT COALESCE(SUM(used_bytes), 0) FROM repos WHERE namespace = ?1 AND private = ?2",
+            params![ns, private],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    };
+    Ok(NamespaceQuota {
+        namespace: ns.to_string(),
+        is_organization: is_org,
+        private_quota_bytes: pq.map(|v| v as u64),
+        public_quota_bytes: uq.map(|v| v as u64),
+        private_used_bytes: used(true)?,
+        public_used_bytes: used(false)?,
+    })
+}
+
+fn exceeded(what: &str, used: u64, quota: u64, extra: u64) -> Error {
+    Error::PayloadTooLarge(format!(
+        "Quota exceeded for {what}: {} used of {} allowed, and this needs {} more",
+        human(used),
+        human(quota),
+        human(extra)
+    ))
+}
+
+/// Would `extra` more bytes in `repo` (as `private`, in namespace `ns`) fit every quota?
+pub fn check(
+    conn: &Connection,
+    repo_id: Option<i64>,
+    ns: &str,
+    private: bool,
+    extra: u64,
+) -> Result<()> {
+    if extra == 0 {
+        return Ok(());
+    }
+    if let Some(id) = repo_id {
+        let (quota, used): (Option<i64>, i64) = conn.query_row(
+            "SELECT quota_bytes, used_bytes FROM repos WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if let Some(q) = quota {
+            if used as u64 + extra > q as u64 {
+                return Err(exceeded("this repository", used as u64, q as u64, extra));
+            }
+        }
+    }
+    let nq = namespace_quota(conn, ns)?;
+    let (quota, used, kind) = if private {
+        (nq.private_quota_bytes, nq.private_used_bytes, "private")
+    } else {
+        (nq.public_quota_bytes, nq.public_used_bytes, "public")
+    };
+    if let Some(q) = quota {
+        if used + extra > q {
+            return Err(exceeded(
+                &format!("{ns} ({kind} repositories)"),
+                used,
+                q,
+                extra,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Check adding `extra` bytes to an existing repo.
+pub fn check_repo(conn: &Connection, repo: &Repo, extra: u64) -> Result<()> {
+    check(conn, Some(repo.id), &repo.namespace, repo.private, extra)
+}
+
+/// Check moving a repo's whole usage into another bucket (visibility change or move).
+pub fn check_rehome(conn: &Connection, repo: &Repo, ns: &str, private: bool) -> Result<()> {
+    if ns == repo.namespace && private == repo.private {
+        return Ok(());
+    }
+    let used: i64 = conn.query_row(
+        "SELECT used_bytes FROM repos WHERE id = ?1",
+        [repo.id],
+        |r| r.get(0),
+    )?;
+    check(conn, None, ns, private, used as u64)
+}
+
+/// Bytes of `oids` (with sizes) that the repo's history does not hold yet.
+pub fn new_lfs_bytes(conn: &Connection, repo_id: i64, objects: &[(String, u64)]) -> Result<u64> {
+    let mut seen = std::collections::HashSet::new();
+    let mut total = 0;
+    for (oid, size) in objects {
+        if !seen.insert(oid.clone()) || crate::lfs::repo_has_object(conn, repo_id, oid)? {
+            continue;
+        }
+        total += size;
+    }
+    Ok(total)
+}
+
+/// Set a namespace's quotas (`Some(None)`: unlimited, `None`: unchanged).
+pub fn set_namespace_quota(
+    conn: &Connection,
+    ns: &str,
+    private: Option<Option<u64>>,
+    public: Option<Option<u64>>,
+) -> Result<NamespaceQuota> {
+    namespace_quota(conn, ns)?;
+    if let Some(p) = private {
+        conn.execute(
+            "UPDATE users SET private_quota_bytes = ?1 WHERE username = ?2",
+            params![p.map(|v| v as i64), ns],
+        )?;
+    }
+    if let Some(p) = public {
+        conn.execute(
+            "UPDATE users SET public_quota_bytes = ?1 WHERE username = ?2",
+            params![p.map(|v| v as i64), ns],
+        )?;
+    }
+    namespace_quota(conn, ns)
+}
+
+pub fn set_repo_quota(conn: &Connection, repo_id: i64, quota: Option<u64>) -> Result<()> {
+    conn.execute(
+        "UPDATE repos SET quota_bytes = ?1 WHERE id = ?2",
+        params![quota.map(|v| v as i64), repo_id],
+    )?;
+    Ok(())
+}
+
+/// `(quota, used)` of a repo.
+pub fn repo_quota(conn: &Connection, repo_id: i64) -> Result<(Option<u64>, u64)> {
+    let (q, u): (Option<i64>, i64) = conn.query_row(
+        "SELECT quota_bytes, used_bytes FROM repos WHERE id = ?1",
+        [repo_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok((q.map(|v| v as u64), u as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("10GB").unwrap(), Some(10_000_000_000));
+        assert_eq!(parse_size("500MiB").unwrap(), Some(500 << 20));
+        assert_eq!(parse_size("1.5 KiB").unwrap(), Some(1536));
+        assert_eq!(parse_size("unlimited").unwrap(), None);
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("5 parsecs").is_err());
+    }
+}
