@@ -202,7 +202,7 @@ pub fn accept(conn: &mut Connection, token: &str, user: &User) -> Result<Invitat
     }
     let role = Role::parse(inv.role.as_deref().unwrap_or("member"))?;
     let org_id = orgs::require_org(conn, org)?.id;
-    let tx = conn.transaction()?;
+    let tx = crate::db::write_tx(conn)?;
     consume(&tx, &inv)?;
     orgs::add_member_unchecked(&tx, org_id, user.id, role)?;
     tx.commit()?;

@@ -75,7 +75,7 @@ pub fn create_org(
     bio: Option<&str>,
 ) -> Result<User> {
     names::validate_new_namespace(name)?;
-    let tx = conn.transaction()?;
+    let tx = crate::db::write_tx(conn)?;
     let now = now_str();
     let res = tx.execute(
         "INSERT INTO users (username, normalized_name, is_org, full_name, bio, created_at) VALUES (?1, ?2, 1, ?3, ?4, ?5)",

@@ -40,6 +40,8 @@ enum Command {
     /// Manage organizations.
     #[command(subcommand)]
     Org(commands::org::Cmd),
+    /// Garbage collection: LFS retention, unreachable objects, abandoned uploads.
+    Gc(commands::gc::Args),
     /// Storage quotas.
     #[command(subcommand)]
     Quota(commands::quota::Cmd),
@@ -84,6 +86,7 @@ fn main() -> std::process::ExitCode {
                 Command::Org(c) => commands::org::run(cfg, c),
                 Command::Repo(c) => commands::repo::run(cfg, c),
                 Command::Quota(c) => commands::quota::run(cfg, c),
+                Command::Gc(a) => commands::gc::run(cfg, a),
                 Command::Stats(c) => commands::stats::run(cfg, c),
             }
         });

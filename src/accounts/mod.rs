@@ -287,7 +287,7 @@ pub fn register(
         }
         _ => {}
     }
-    let tx = conn.transaction()?;
+    let tx = crate::db::write_tx(conn)?;
     let user = create_user(&tx, username, email, password, false)?;
     if !verified {
         tx.execute(

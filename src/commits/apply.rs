@@ -58,7 +58,8 @@ pub fn finish_ref_move(
     new: &str,
     lfs: &[LfsAdded],
 ) -> Result<bool> {
-    let tx = conn.transaction()?;
+    let tx = crate::db::write_tx(conn)?;
+    crate::lfs::ensure_present(&tx, lfs.iter().map(|f| f.oid.as_str()))?;
     if !cas_ref(&tx, repo_id, branch, old, Some(new))? {
         return Ok(false);
     }

@@ -25,7 +25,7 @@ pub fn migrate(conn: &mut Connection) -> Result<Vec<i64>> {
         if done.contains(version) {
             continue;
         }
-        let tx = conn.transaction()?;
+        let tx = crate::db::write_tx(conn)?;
         tx.execute_batch(sql)?;
         tx.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",

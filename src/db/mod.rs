@@ -128,3 +128,10 @@ pub fn backup_to(conn: &mut rusqlite::Connection, path: &str) -> Result<()> {
     conn.execute("VACUUM INTO ?1", [path])?;
     Ok(())
 }
+
+/// Start a write transaction that takes the write lock up front. A deferred transaction that
+/// reads first and writes later fails at once with "database is locked" when another writer
+/// committed in between; an immediate one waits for the lock (busy timeout) instead.
+pub fn write_tx(conn: &mut rusqlite::Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+}

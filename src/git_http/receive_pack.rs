@@ -491,7 +491,8 @@ pub async fn receive(
     let outcomes = hub
         .db
         .call(move |c| {
-            let tx = c.transaction()?;
+            let tx = crate::db::write_tx(c)?;
+            crate::lfs::ensure_present(&tx, moves.iter().flat_map(|(_, l)| l.iter().map(|f| f.oid.as_str())))?;
             let mut out = Vec::new();
             for (cmd, lfs) in &moves {
                 let old = (cmd.old != ZERO).then_some(cmd.old.as_str());

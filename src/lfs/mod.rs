@@ -80,3 +80,22 @@ pub fn record_object(conn: &Connection, oid: &str, size: u64, user_id: i64) -> R
     )?;
     Ok(())
 }
+
+/// Inside a ref-moving transaction: every LFS object the commit references is still stored.
+/// GC deletes rows in its own transaction, so one of the two sees the other.
+pub fn ensure_present<'a>(
+    conn: &Connection,
+    oids: impl IntoIterator<Item = &'a str>,
+) -> Result<()> {
+    for oid in oids {
+        if stored_size(conn, oid)?.is_none() {
+            return Err(crate::Error::Conflict {
+                message: format!(
+                    "LFS object {oid} was garbage-collected while committing; upload it again"
+                ),
+                url: None,
+            });
+        }
+    }
+    Ok(())
+}

@@ -127,7 +127,7 @@ pub async fn delete_repo(
                 _ => return Err(Error::repo_not_found()),
             };
             perms::require_admin(c, &repo, caller.as_ref())?;
-            let tx = c.transaction()?;
+            let tx = crate::db::write_tx(c)?;
             tx.execute(
                 "INSERT OR REPLACE INTO deleted_repos (repo_id, full_id, deleted_at) VALUES (?1, ?2, ?3)",
                 params![repo.id, format!("{}s/{}", t.as_str(), repo.full_id()), now_str()],
@@ -179,7 +179,7 @@ pub async fn move_repo(
                 });
             }
             crate::quota::check_rehome(c, &repo, &to_ns, repo.private)?;
-            let tx = c.transaction()?;
+            let tx = crate::db::write_tx(c)?;
             let now = now_str();
             tx.execute(
                 "DELETE FROM repo_redirects WHERE repo_type = ?1 AND namespace = ?2 AND name = ?3",

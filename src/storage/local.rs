@@ -57,6 +57,8 @@ impl LocalStorage {
     pub async fn put_bytes_if_absent(&self, key: &str, data: &[u8]) -> Result<()> {
         let dest = self.path(key)?;
         if tokio::fs::try_exists(&dest).await? {
+            // Freshen it: GC spares recent objects, and this one is about to be referenced.
+            let _ = self.touch(key).await;
             return Ok(());
         }
         let staged = self.staging_path();
@@ -150,6 +152,61 @@ impl LocalStorage {
             }
         });
         Ok(Some(super::ByteStream(rx)))
+    }
+
+    /// Set an object's modification time to now.
+    pub async fn touch(&self, key: &str) -> Result<()> {
+        let path = self.path(key)?;
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let f = std::fs::File::options().append(true).open(path)?;
+            f.set_modified(std::time::SystemTime::now())
+        })
+        .await
+        .map_err(Error::internal)??;
+        Ok(())
+    }
+
+    /// Every object under `prefix` with its size and modification time.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<super::ObjectMeta>> {
+        let root = self.root.clone();
+        let start = root.join(prefix.trim_end_matches('/'));
+        tokio::task::spawn_blocking(move || -> Result<Vec<super::ObjectMeta>> {
+            let mut out = Vec::new();
+            let mut stack = vec![start];
+            while let Some(dir) = stack.pop() {
+                let entries = match std::fs::read_dir(&dir) {
+                    Ok(e) => e,
+                    Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                for entry in entries {
+                    let entry = entry?;
+                    let meta = entry.metadata()?;
+                    if meta.is_dir() {
+                        stack.push(entry.path());
+                    } else if let Ok(rel) = entry.path().strip_prefix(&root) {
+                        out.push(super::ObjectMeta {
+                            key: rel.to_string_lossy().replace('\\', "/"),
+                            size: meta.len(),
+                            modified: meta.modified().unwrap_or(std::time::SystemTime::UNIX_EPOCH),
+                        });
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(Error::internal)?
+    }
+
+    /// Remove an empty directory tree left behind (best effort).
+    pub async fn remove_dir(&self, prefix: &str) -> Result<()> {
+        let p = self.root.join(prefix.trim_end_matches('/'));
+        match tokio::fs::remove_dir_all(p).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn delete(&self, key: &str) -> Result<()> {

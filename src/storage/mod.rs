@@ -16,6 +16,14 @@ pub enum Storage {
     Local(LocalStorage),
 }
 
+/// A stored object as listed.
+#[derive(Debug, Clone)]
+pub struct ObjectMeta {
+    pub key: String,
+    pub size: u64,
+    pub modified: std::time::SystemTime,
+}
+
 /// A readable object slice with its total size.
 pub struct ObjectReader {
     pub reader: tokio::io::Take<tokio::fs::File>,
@@ -104,6 +112,20 @@ impl Storage {
     pub async fn commit_staged(&self, staged: &std::path::Path, key: &str) -> Result<()> {
         match self {
             Storage::Local(s) => s.commit_staged(staged, key).await,
+        }
+    }
+
+    /// Every object under `prefix` (for GC).
+    pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        match self {
+            Storage::Local(s) => s.list(prefix).await,
+        }
+    }
+
+    /// Remove everything under `prefix` at once (a deleted repo's storage).
+    pub async fn remove_prefix(&self, prefix: &str) -> Result<()> {
+        match self {
+            Storage::Local(s) => s.remove_dir(prefix).await,
         }
     }
 
