@@ -116,6 +116,11 @@ CLONE_K=$(best clone_k)
 CLONE_D=$(best clone_d)
 [ "$(git -C "$(ls -d "$WORK"/clone-k.* | head -1)" ls-files | wc -l)" -ge 2000 ] || { echo "kohaku clone incomplete"; exit 1; }
 
+echo "== operator commands: gc over 10,000 LFS objects in 100 repos, stats rollup over 1,000,000 sessions"
+command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+ADMIN=$(python3 bench/bench_admin.py "$KOHAKU" "$WORK" | tail -1)
+adm() { python3 -c "import json,sys;print(json.loads(sys.argv[1])[sys.argv[2]])" "$ADMIN" "$1"; }
+
 cat <<OUT | tee bench/RESULTS.md
 # Benchmark results
 
@@ -127,6 +132,8 @@ $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, file of ${SIZE_MIB} MiB, release bu
 | download (resolve GET) | $(rate $SIZE $DL_K) MiB/s | nginx $(rate $SIZE $DL_N) MiB/s | $(python3 -c "print(f'{$DL_N/$DL_K:.2f}')")× |
 | HEAD resolve | ${HEAD_K} req/s | nginx ${HEAD_N} req/s | $(python3 -c "print(f'{$HEAD_K/$HEAD_N:.2f}')")× |
 | git clone, 2000 files / 20 commits | $(secs $CLONE_K) s | git daemon $(secs $CLONE_D) s | $(python3 -c "print(f'{$CLONE_K/$CLONE_D:.2f}')")× the time |
+| \`kohaku gc\`, 10,000 LFS objects / 100 repos (34 repos deleted) | $(adm gc_seconds) s, peak RSS $(adm gc_peak_rss_mib) MiB, freed $(adm gc_freed_lfs_objects) LFS objects | | |
+| \`kohaku stats rollup\`, 1,000,000 sessions | $(adm rollup_seconds) s, peak RSS $(adm rollup_peak_rss_mib) MiB; second run $(adm rollup_again_seconds) s | | |
 | server peak RSS (VmHWM) | after upload $((RSS_UP / 1024)) MiB, after downloads $((RSS_DL / 1024)) MiB | | |
 
 Targets: download ≥ 0.8× nginx, upload ≥ 0.7× sha256+write, RSS < 100 MB during the transfers,
