@@ -100,25 +100,14 @@ pub fn create_org(
     require_org(conn, name)
 }
 
-/// Members with their roles, by name.
-pub fn list_members(conn: &Connection, org_id: i64) -> Result<Vec<(User, Role)>> {
-    let mut stmt = conn.prepare(
-        "SELECT u.id, u.username, u.email, u.is_admin, u.is_org, u.full_name, u.created_at, m.role \
-         FROM org_members m JOIN users u ON u.id = m.user_id WHERE m.org_id = ?1 ORDER BY u.username",
-    )?;
-    let rows = stmt.query_map([org_id], |r| {
-        Ok((
-            User {
-                id: r.get(0)?,
-                username: r.get(1)?,
-                email: r.get(2)?,
-                is_admin: r.get(3)?,
-                is_org: r.get(4)?,
-                full_name: r.get(5)?,
-                created_at: r.get(6)?,
-            },
-            r.get::<_, String>(7)?,
-        ))
+/// Memberships joined with the user (or org) on the `side` of the relation.
+fn memberships(conn: &Connection, side: &str, filter: &str, id: i64) -> Result<Vec<(User, Role)>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT x.id, x.username, x.email, x.is_admin, x.is_org, x.full_name, x.created_at, m.role \
+         FROM org_members m JOIN users x ON x.id = m.{side} WHERE m.{filter} = ?1 ORDER BY x.username"
+    ))?;
+    let rows = stmt.query_map([id], |r| {
+        Ok((crate::accounts::user_from_row(r)?, r.get::<_, String>(7)?))
     })?;
     let mut out = Vec::new();
     for row in rows {
@@ -128,32 +117,14 @@ pub fn list_members(conn: &Connection, org_id: i64) -> Result<Vec<(User, Role)>>
     Ok(out)
 }
 
+/// Members with their roles, by name.
+pub fn list_members(conn: &Connection, org_id: i64) -> Result<Vec<(User, Role)>> {
+    memberships(conn, "user_id", "org_id", org_id)
+}
+
 /// Organizations a user belongs to, with the role in each.
 pub fn user_orgs(conn: &Connection, user_id: i64) -> Result<Vec<(User, Role)>> {
-    let mut stmt = conn.prepare(
-        "SELECT o.id, o.username, o.email, o.is_admin, o.is_org, o.full_name, o.created_at, m.role \
-         FROM org_members m JOIN users o ON o.id = m.org_id WHERE m.user_id = ?1 ORDER BY o.username",
-    )?;
-    let rows = stmt.query_map([user_id], |r| {
-        Ok((
-            User {
-                id: r.get(0)?,
-                username: r.get(1)?,
-                email: r.get(2)?,
-                is_admin: r.get(3)?,
-                is_org: r.get(4)?,
-                full_name: r.get(5)?,
-                created_at: r.get(6)?,
-            },
-            r.get::<_, String>(7)?,
-        ))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (u, role) = row?;
-        out.push((u, Role::parse(&role)?));
-    }
-    Ok(out)
+    memberships(conn, "org_id", "user_id", user_id)
 }
 
 /// What the actor may do in the org: hub admins act as super-admins.

@@ -143,50 +143,44 @@ pub fn recent_by_repo(
     let repo_filter = repo
         .map(|r| format!(" AND repo_id = {r}"))
         .unwrap_or_default();
-    let mut out: HashMap<i64, HashMap<String, Day>> = HashMap::new();
-    let mut stmt = conn.prepare(&format!(
-        "SELECT repo_id, date, download_sessions, authenticated_downloads, anonymous_downloads, total_files FROM daily_repo_stats WHERE date >= ?1{repo_filter}"
-    ))?;
-    let rows = stmt.query_map([&start], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            Day {
-                date: r.get(1)?,
-                downloads: r.get(2)?,
-                authenticated: r.get(3)?,
-                anonymous: r.get(4)?,
-                files: r.get(5)?,
-            },
-        ))
-    })?;
-    for row in rows {
-        let (id, d) = row?;
-        out.entry(id).or_default().insert(d.date.clone(), d);
-    }
-    let mut stmt = conn.prepare(&format!(
-        "SELECT repo_id, {DAY_OF_BUCKET} AS d, COUNT(*), SUM(authenticated), SUM(1 - authenticated), SUM(file_count) \
-         FROM download_sessions WHERE time_bucket >= ?1{repo_filter} GROUP BY repo_id, d"
-    ))?;
     let start_bucket = NaiveDate::parse_from_str(&start, "%Y-%m-%d")
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|t| t.and_utc().timestamp() / BUCKET_SECS)
         .unwrap_or(0);
-    let rows = stmt.query_map([start_bucket], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            Day {
-                date: r.get(1)?,
-                downloads: r.get(2)?,
-                authenticated: r.get(3)?,
-                anonymous: r.get(4)?,
-                files: r.get(5)?,
-            },
-        ))
-    })?;
-    for row in rows {
-        let (id, d) = row?;
-        out.entry(id).or_default().insert(d.date.clone(), d); // live sessions win
+    let mut out: HashMap<i64, HashMap<String, Day>> = HashMap::new();
+    // Rolled-up days first, then live sessions, which win for the days they cover.
+    let queries = [
+        (
+            format!("SELECT repo_id, date, download_sessions, authenticated_downloads, anonymous_downloads, total_files FROM daily_repo_stats WHERE date >= ?1{repo_filter}"),
+            rusqlite::types::Value::Text(start.clone()),
+        ),
+        (
+            format!(
+                "SELECT repo_id, {DAY_OF_BUCKET} AS d, COUNT(*), SUM(authenticated), SUM(1 - authenticated), SUM(file_count) \
+                 FROM download_sessions WHERE time_bucket >= ?1{repo_filter} GROUP BY repo_id, d"
+            ),
+            rusqlite::types::Value::Integer(start_bucket),
+        ),
+    ];
+    for (sql, arg) in queries {
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map([arg], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                Day {
+                    date: r.get(1)?,
+                    downloads: r.get(2)?,
+                    authenticated: r.get(3)?,
+                    anonymous: r.get(4)?,
+                    files: r.get(5)?,
+                },
+            ))
+        })?;
+        for row in rows {
+            let (id, d) = row?;
+            out.entry(id).or_default().insert(d.date.clone(), d);
+        }
     }
     Ok(out)
 }

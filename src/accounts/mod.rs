@@ -28,7 +28,9 @@ pub struct User {
 
 const USER_COLS: &str = "id, username, email, is_admin, is_org, full_name, created_at";
 
-fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
+/// A `User` from the first seven columns of a row (id, username, email, is_admin, is_org,
+/// full_name, created_at).
+pub fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
         id: r.get(0)?,
         username: r.get(1)?,
