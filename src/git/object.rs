@@ -61,6 +61,17 @@ pub fn encode_loose(kind: Kind, data: &[u8]) -> Result<(String, Vec<u8>)> {
 
 /// Decode a loose object, checking that its content matches `expected_id`.
 pub fn decode_loose(bytes: &[u8], expected_id: &str) -> Result<(Kind, Vec<u8>)> {
+    let (kind, data) = decode_loose_unverified(bytes, expected_id)?;
+    if object_id(kind, &data) != expected_id {
+        return Err(Error::internal(format!(
+            "corrupt object {expected_id}: hash mismatch"
+        )));
+    }
+    Ok((kind, data))
+}
+
+/// Decode without re-hashing: for packs, whose receiver verifies every object anyway.
+pub fn decode_loose_unverified(bytes: &[u8], expected_id: &str) -> Result<(Kind, Vec<u8>)> {
     let mut raw = Vec::new();
     flate2::read::ZlibDecoder::new(bytes)
         .read_to_end(&mut raw)

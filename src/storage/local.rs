@@ -82,6 +82,15 @@ impl LocalStorage {
         Ok(())
     }
 
+    /// Blocking read, for loops that run on a blocking thread (pack generation).
+    pub fn read_all_blocking(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        match std::fs::read(self.path(key)?) {
+            Ok(d) => Ok(Some(d)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     pub async fn read_all(&self, key: &str) -> Result<Option<Vec<u8>>> {
         match tokio::fs::read(self.path(key)?).await {
             Ok(d) => Ok(Some(d)),

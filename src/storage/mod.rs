@@ -76,6 +76,13 @@ impl Storage {
         }
     }
 
+    /// Read a small object whole from a blocking thread.
+    pub fn read_all_blocking(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        match self {
+            Storage::Local(s) => s.read_all_blocking(key),
+        }
+    }
+
     /// Open `[start, start+len)` of an object for streaming.
     pub async fn open_range(
         &self,
