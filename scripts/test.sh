@@ -25,13 +25,14 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.req-hash" 2>/dev/null)" != "$
 fi
 "$VENV/bin/python" -c "import huggingface_hub; assert huggingface_hub.__version__ == '2.4.0', huggingface_hub.__version__"
 
-step "git and git-lfs"
-if ! git lfs version >/dev/null 2>&1; then
-  if command -v apt-get >/dev/null 2>&1; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git-lfs) >/dev/null
-  fi
+step "git, git-lfs and ssh-keygen"
+missing=()
+git lfs version >/dev/null 2>&1 || missing+=(git-lfs)
+command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null
 fi
-git --version && git lfs version
+git --version && git lfs version && command -v ssh-keygen
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -100,6 +100,41 @@ pub async fn read_body(body: Body, max: usize) -> Result<bytes::Bytes> {
     })
 }
 
+/// Whole body of at most `max` bytes. A larger body is read to its end (up to `drain`
+/// bytes) before the 413, so the client finishes sending and sees the answer instead of a
+/// reset connection.
+pub async fn read_body_draining(body: Body, max: usize, drain: usize) -> Result<bytes::Bytes> {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| Error::bad_request(format!("Error reading request body: {e}")))?;
+        seen += chunk.len();
+        if seen <= max {
+            buf.extend_from_slice(&chunk);
+        } else if seen > drain {
+            break;
+        }
+    }
+    if seen > max {
+        return Err(Error::PayloadTooLarge(format!(
+            "Request body larger than {max} bytes"
+        )));
+    }
+    Ok(buf.freeze())
+}
+
+/// Read what is left of a body and drop it (bounded), after refusing a request early.
+pub async fn drain<R: tokio::io::AsyncRead + Unpin>(reader: &mut R, cap: u64) {
+    let _ = tokio::io::copy(
+        &mut tokio::io::AsyncReadExt::take(reader, cap),
+        &mut tokio::io::sink(),
+    )
+    .await;
+}
+
 /// Parse a JSON body of at most `max` bytes.
 pub async fn read_json<T: serde::de::DeserializeOwned>(body: Body, max: usize) -> Result<T> {
     let bytes = read_body(body, max).await?;

@@ -203,6 +203,64 @@ impl ObjectStore {
         Ok(info)
     }
 
+    /// Stream `[start, start+len)` of a blob's content, inflating on a blocking thread so a
+    /// large blob is never held whole.
+    pub fn blob_stream(
+        &self,
+        repo: i64,
+        oid: &str,
+        start: u64,
+        len: u64,
+    ) -> Result<crate::storage::ByteStream> {
+        let Some(raw) = self.storage.open_blocking(&git_object_key(repo, oid))? else {
+            return Err(Error::internal(format!(
+                "missing blob {oid} in repo {repo}"
+            )));
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::task::spawn_blocking(move || {
+            let mut dec =
+                flate2::read::ZlibDecoder::new(std::io::BufReader::with_capacity(256 * 1024, raw));
+            // Skip the "blob N\0" header, then `start` bytes.
+            let mut byte = [0u8; 1];
+            loop {
+                match dec.read(&mut byte) {
+                    Ok(1) if byte[0] == 0 => break,
+                    Ok(1) => {}
+                    Ok(_) => return,
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e));
+                        return;
+                    }
+                }
+            }
+            if let Err(e) = std::io::copy(&mut (&mut dec).take(start), &mut std::io::sink()) {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+            let mut left = len;
+            let mut body = dec.take(len);
+            while left > 0 {
+                let mut buf = vec![0u8; left.min(256 * 1024) as usize];
+                match body.read(&mut buf) {
+                    Ok(0) => return,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        left -= n as u64;
+                        if tx.blocking_send(Ok(bytes::Bytes::from(buf))).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e));
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(crate::storage::ByteStream(rx))
+    }
+
     /// Whole content of a (small) blob.
     pub async fn blob(&self, repo: i64, oid: &str) -> Result<Vec<u8>> {
         self.read_kind(repo, oid, Kind::Blob).await

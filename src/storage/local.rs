@@ -82,6 +82,15 @@ impl LocalStorage {
         Ok(())
     }
 
+    /// A blocking reader over a whole object (streamed decompression on a blocking thread).
+    pub fn open_blocking(&self, key: &str) -> Result<Option<std::fs::File>> {
+        match std::fs::File::open(self.path(key)?) {
+            Ok(f) => Ok(Some(f)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Blocking read, for loops that run on a blocking thread (pack generation).
     pub fn read_all_blocking(&self, key: &str) -> Result<Option<Vec<u8>>> {
         match std::fs::read(self.path(key)?) {

@@ -76,6 +76,15 @@ impl Storage {
         }
     }
 
+    /// A reader over a whole object, for use on a blocking thread.
+    pub fn open_blocking(&self, key: &str) -> Result<Option<Box<dyn std::io::Read + Send>>> {
+        match self {
+            Storage::Local(s) => Ok(s
+                .open_blocking(key)?
+                .map(|f| Box::new(f) as Box<dyn std::io::Read + Send>)),
+        }
+    }
+
     /// Read a small object whole from a blocking thread.
     pub fn read_all_blocking(&self, key: &str) -> Result<Option<Vec<u8>>> {
         match self {

@@ -10,7 +10,7 @@ use super::shapes::load_repo;
 use super::{Ctx, RepoRef};
 use crate::auth;
 use crate::error::ApiResult;
-use crate::request::{body_reader, limited_reader};
+use crate::request::{body_reader, drain, limited_reader};
 
 pub async fn commit(ctx: Ctx, id: RepoRef, rev: &str) -> ApiResult<Response> {
     let hub = ctx.hub.clone();
@@ -37,8 +37,15 @@ pub async fn commit(ctx: Ctx, id: RepoRef, rev: &str) -> ApiResult<Response> {
             .into());
         }
     }
-    let reader = limited_reader(body_reader(ctx.body), hub.config.max_commit_bytes);
-    let req = parse_commit(&hub, repo.id, reader).await?;
+    let mut reader = limited_reader(body_reader(ctx.body), hub.config.max_commit_bytes);
+    let req = match parse_commit(&hub, repo.id, &mut reader).await {
+        Ok(r) => r,
+        Err(e) => {
+            // Let the client finish sending so that it reads the refusal.
+            drain(&mut reader, 256 << 20).await;
+            return Err(e.into());
+        }
+    };
     let oid = commits::create_commit(&hub, &caller, &repo, &branch, req).await?;
     let url = hub.url(&format!("{}/commit/{oid}", repo.web_path()));
     Ok(axum::Json(

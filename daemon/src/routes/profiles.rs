@@ -3,7 +3,6 @@
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::TryStreamExt;
 use kohaku::accounts::{user_by_name, Caller, User};
 use kohaku::names::RepoType;
 use kohaku::orgs::{self, Role};
@@ -15,7 +14,7 @@ use serde_json::json;
 use super::Ctx;
 use crate::auth;
 use crate::error::{header_safe, ApiResult};
-use crate::request::{read_body, read_json};
+use crate::request::{read_body_draining, read_json};
 
 const SMALL: usize = 1 << 20;
 
@@ -148,30 +147,36 @@ async fn upload_bytes(ctx: Ctx) -> Result<Vec<u8>, Error> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    if let Ok(boundary) = multer::parse_boundary(&ct) {
-        let constraints = multer::Constraints::new()
-            .size_limit(multer::SizeLimit::new().whole_stream(MAX_AVATAR_BYTES as u64 + 64 * 1024));
-        let stream = ctx.body.into_data_stream().map_err(std::io::Error::other);
-        let mut mp = multer::Multipart::with_constraints(stream, boundary, constraints);
-        while let Some(field) = mp
-            .next_field()
-            .await
-            .map_err(|e| Error::bad_request(format!("Malformed form data: {e}")))?
-        {
-            if field.name() == Some("file") || field.file_name().is_some() {
-                let data = field.bytes().await.map_err(|e| match e {
-                    multer::Error::StreamSizeExceeded { .. }
-                    | multer::Error::FieldSizeExceeded { .. } => {
-                        Error::PayloadTooLarge("Avatars are limited to 10 MB".into())
-                    }
-                    e => Error::bad_request(format!("Malformed form data: {e}")),
-                })?;
-                return Ok(data.to_vec());
-            }
+    let raw = read_body_draining(ctx.body, MAX_AVATAR_BYTES + 64 * 1024, 64 << 20).await?;
+    let Ok(boundary) = multer::parse_boundary(&ct) else {
+        if raw.len() > MAX_AVATAR_BYTES {
+            return Err(Error::PayloadTooLarge(
+                "Avatars are limited to 10 MB".into(),
+            ));
         }
-        return Err(Error::bad_request("No 'file' field in the form"));
+        return Ok(raw.to_vec());
+    };
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(raw) });
+    let mut mp = multer::Multipart::new(stream, boundary);
+    while let Some(field) = mp
+        .next_field()
+        .await
+        .map_err(|e| Error::bad_request(format!("Malformed form data: {e}")))?
+    {
+        if field.name() == Some("file") || field.file_name().is_some() {
+            let data = field
+                .bytes()
+                .await
+                .map_err(|e| Error::bad_request(format!("Malformed form data: {e}")))?;
+            if data.len() > MAX_AVATAR_BYTES {
+                return Err(Error::PayloadTooLarge(
+                    "Avatars are limited to 10 MB".into(),
+                ));
+            }
+            return Ok(data.to_vec());
+        }
     }
-    Ok(read_body(ctx.body, MAX_AVATAR_BYTES + 1).await?.to_vec())
+    Err(Error::bad_request("No 'file' field in the form"))
 }
 
 /// `POST /api/users/{u}/avatar` and `/api/organizations/{org}/avatar`

@@ -158,11 +158,7 @@ pub async fn resolve(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<
             };
             Body::from_stream(stream)
         }
-        None => {
-            let data = hub.objects.blob(repo.id, &entry.oid).await?;
-            let end = (start + len) as usize;
-            Body::from(bytes::Bytes::from(data).slice(start as usize..end.min(size as usize)))
-        }
+        None => Body::from_stream(hub.objects.blob_stream(repo.id, &entry.oid, start, len)?),
     };
     let session = super::social::download_session(caller.as_ref(), &ctx.headers, ctx.peer);
     super::social::record(&hub, repo.id, &session, path).await;
