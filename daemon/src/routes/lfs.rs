@@ -15,7 +15,7 @@ use super::shapes::load_repo;
 use super::{Ctx, RepoRef};
 use crate::auth;
 use crate::error::{header_safe, ApiResult};
-use crate::request::{body_reader, read_json};
+use crate::request::{body_reader, drain, read_json};
 
 const LFS_JSON: &str = "application/vnd.git-lfs+json";
 
@@ -91,7 +91,12 @@ pub async fn signed(ctx: Ctx, rest: &[&str]) -> ApiResult<Response> {
             signer.verify("upload", &[oid, size, user], exp, &sig)?;
             let size: u64 = size.parse().map_err(|_| Error::bad_request("bad size"))?;
             let user: i64 = user.parse().map_err(|_| Error::bad_request("bad user"))?;
-            lfs::receive_object(&hub, oid, size, user, body_reader(ctx.body)).await?;
+            let mut reader = body_reader(ctx.body);
+            if let Err(e) = lfs::receive_object(&hub, oid, size, user, &mut reader).await {
+                // Let the client finish sending so that it reads the refusal.
+                drain(&mut reader, 64 << 20).await;
+                return Err(e.into());
+            }
             Ok(StatusCode::OK.into_response())
         }
         (["multipart", upload_id, n], Method::PUT) => {
@@ -99,7 +104,14 @@ pub async fn signed(ctx: Ctx, rest: &[&str]) -> ApiResult<Response> {
             let n: u64 = n
                 .parse()
                 .map_err(|_| Error::bad_request("bad part number"))?;
-            let etag = lfs::receive_part(&hub, upload_id, n, body_reader(ctx.body)).await?;
+            let mut reader = body_reader(ctx.body);
+            let etag = match lfs::receive_part(&hub, upload_id, n, &mut reader).await {
+                Ok(t) => t,
+                Err(e) => {
+                    drain(&mut reader, 64 << 20).await;
+                    return Err(e.into());
+                }
+            };
             let mut h = HeaderMap::new();
             h.insert("etag", header_safe(&etag));
             Ok((StatusCode::OK, h).into_response())
