@@ -5,6 +5,7 @@ use comfy_table::Table;
 use kohaku::accounts::Caller;
 use kohaku::config::Config;
 use kohaku::names::{split_repo_id, RepoType};
+use kohaku::quota::human;
 use kohaku::repos::{self, refs, ListQuery, SortKey};
 
 #[derive(clap::Subcommand)]
@@ -67,21 +68,6 @@ fn row(
         "files": files.len(), "size_bytes": size, "downloads": r.downloads, "likes": r.likes,
         "created_at": r.created_at, "updated_at": r.updated_at,
     }))
-}
-
-fn human(n: u64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i + 1 < units.len() {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", units[i])
-    }
 }
 
 pub fn run(cfg: Config, cmd: Cmd) -> anyhow::Result<()> {

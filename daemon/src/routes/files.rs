@@ -1,6 +1,5 @@
 //! File listings: tree, paths-info, and preupload decisions.
 
-use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use kohaku::perms::Access;
 use kohaku::preupload::{self, Candidate};
@@ -45,15 +44,14 @@ pub async fn tree(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<Res
         .collect();
     let mut resp = axum::Json(Value::Array(items)).into_response();
     if offset + page < all.len() {
-        let next = format!(
-            "{}{}?{}",
-            hub.config.base_url,
-            ctx.path,
-            ctx.query.with("cursor", &(offset + page).to_string())
+        super::set_next_link(
+            &mut resp,
+            hub,
+            &ctx.path,
+            &ctx.query,
+            "cursor",
+            (offset + page) as u64,
         );
-        if let Ok(v) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
-            resp.headers_mut().insert("link", v);
-        }
     }
     Ok(resp)
 }

@@ -291,3 +291,24 @@ pub type RepoRef = (RepoType, String, String);
 pub fn json(v: serde_json::Value) -> Response {
     axum::Json(v).into_response()
 }
+
+/// Add `Link: <next page>; rel="next"`: the request's absolute URL with `key=value` set and
+/// every other query parameter kept (the HF client re-sends none of them).
+pub fn set_next_link(
+    resp: &mut Response,
+    hub: &Hub,
+    ctx_path: &str,
+    query: &Query,
+    key: &str,
+    value: u64,
+) {
+    let next = format!(
+        "{}{}?{}",
+        hub.config.base_url,
+        ctx_path,
+        query.with(key, &value.to_string())
+    );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
+        resp.headers_mut().insert("link", v);
+    }
+}

@@ -74,15 +74,7 @@ pub async fn commits(ctx: Ctx, id: RepoRef, rev: &str) -> ApiResult<Response> {
         resp.headers_mut().insert("x-total-count", v);
     }
     if more {
-        let next = format!(
-            "{}{}?{}",
-            hub.config.base_url,
-            ctx.path,
-            ctx.query.with("p", &(page + 1).to_string())
-        );
-        if let Ok(v) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
-            resp.headers_mut().insert("link", v);
-        }
+        super::set_next_link(&mut resp, hub, &ctx.path, &ctx.query, "p", page + 1);
     }
     Ok(resp)
 }

@@ -1,6 +1,6 @@
 //! Repo info (`/api/{type}s/{id}[/revision/{rev}]`) and repo listings.
 
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kohaku::names::RepoType;
 use kohaku::perms::Access;
@@ -142,15 +142,7 @@ pub async fn list(ctx: Ctx, t: RepoType) -> ApiResult<Response> {
         .collect();
     let mut resp = axum::Json(Value::Array(items)).into_response();
     if full {
-        let next = format!(
-            "{}{}?{}",
-            hub.config.base_url,
-            ctx.path,
-            q.with("cursor", &(offset + limit).to_string())
-        );
-        if let Ok(v) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
-            resp.headers_mut().insert("link", v);
-        }
+        super::set_next_link(&mut resp, &hub, &ctx.path, q, "cursor", offset + limit);
     }
     Ok(resp)
 }

@@ -151,14 +151,14 @@ pub async fn likers(ctx: Ctx, id: RepoRef) -> ApiResult<Response> {
         .collect();
     let mut resp = axum::Json(Value::Array(items)).into_response();
     if full {
-        let next = format!(
-            "{}{}?{}",
-            hub.config.base_url,
-            ctx.path,
-            ctx.query.with("cursor", &(offset + limit).to_string())
+        super::set_next_link(
+            &mut resp,
+            &hub,
+            &ctx.path,
+            &ctx.query,
+            "cursor",
+            offset + limit,
         );
-        resp.headers_mut()
-            .insert("link", header_safe(&format!("<{next}>; rel=\"next\"")));
     }
     Ok(resp)
 }
@@ -181,14 +181,14 @@ pub async fn user_likes(ctx: Ctx, username: &str) -> ApiResult<Response> {
         .collect();
     let mut resp = axum::Json(Value::Array(items)).into_response();
     if full {
-        let next = format!(
-            "{}{}?{}",
-            hub.config.base_url,
-            ctx.path,
-            ctx.query.with("cursor", &(offset + limit).to_string())
+        super::set_next_link(
+            &mut resp,
+            &hub,
+            &ctx.path,
+            &ctx.query,
+            "cursor",
+            offset + limit,
         );
-        resp.headers_mut()
-            .insert("link", header_safe(&format!("<{next}>; rel=\"next\"")));
     }
     Ok(resp)
 }
