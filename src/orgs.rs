@@ -209,14 +209,26 @@ pub fn remove_member(
     org_name: &str,
     username: &str,
 ) -> Result<()> {
+    remove(conn, Some(actor), org_name, username)
+}
+
+/// Remove a membership without permission checks (admin CLI); keeps one super-admin.
+pub fn remove_member_unchecked(conn: &Connection, org_name: &str, username: &str) -> Result<()> {
+    remove(conn, None, org_name, username)
+}
+
+/// The one removal path: `actor` is checked when given.
+fn remove(conn: &Connection, actor: Option<&Caller>, org_name: &str, username: &str) -> Result<()> {
     let org = require_org(conn, org_name)?;
     let user = user_by_name(conn, username)?
         .ok_or_else(|| Error::EntryNotFound(format!("User '{username}' not found")))?;
     let current = role_in(conn, org_name, user.id)?.ok_or_else(|| {
         Error::EntryNotFound(format!("'{username}' is not a member of '{org_name}'"))
     })?;
-    if actor.user.id != user.id || !actor.can_write() {
-        check_manage(actor_role(conn, &org, actor)?, Role::Visitor, Some(current))?;
+    if let Some(actor) = actor {
+        if actor.user.id != user.id || !actor.can_write() {
+            check_manage(actor_role(conn, &org, actor)?, Role::Visitor, Some(current))?;
+        }
     }
     if current == Role::SuperAdmin && count_super_admins(conn, org.id)? <= 1 {
         return Err(Error::bad_request(
@@ -232,33 +244,26 @@ pub fn remove_member(
 
 /// All organizations, by name (admin listing).
 pub fn list_orgs(conn: &Connection) -> Result<Vec<User>> {
-    let mut stmt = conn.prepare("SELECT username FROM users WHERE is_org = 1 ORDER BY username")?;
-    let names: Vec<String> = stmt
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut out = Vec::new();
-    for n in names {
-        out.extend(get_org(conn, &n)?);
-    }
-    Ok(out)
+    let mut stmt = conn.prepare(
+        "SELECT id, username, email, is_admin, is_org, full_name, created_at FROM users WHERE is_org = 1 ORDER BY username",
+    )?;
+    let rows = stmt.query_map([], crate::accounts::user_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// Remove a membership without permission checks (admin CLI); keeps one super-admin.
-pub fn remove_member_unchecked(conn: &Connection, org_name: &str, username: &str) -> Result<()> {
-    let org = require_org(conn, org_name)?;
-    let user = user_by_name(conn, username)?
-        .ok_or_else(|| Error::EntryNotFound(format!("User '{username}' not found")))?;
-    let current = role_in(conn, org_name, user.id)?.ok_or_else(|| {
-        Error::EntryNotFound(format!("'{username}' is not a member of '{org_name}'"))
-    })?;
-    if current == Role::SuperAdmin && count_super_admins(conn, org.id)? <= 1 {
-        return Err(Error::bad_request(
-            "Cannot remove the last super-admin of an organization",
-        ));
-    }
-    conn.execute(
-        "DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2",
-        params![org.id, user.id],
+/// Number of members (without loading them).
+pub fn member_count(conn: &Connection, org_id: i64) -> Result<usize> {
+    let n: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM org_members WHERE org_id = ?1",
+        [org_id],
+        |r| r.get(0),
     )?;
-    Ok(())
+    Ok(n as usize)
+}
+
+/// An organization with its member count.
+pub fn org_with_member_count(conn: &Connection, name: &str) -> Result<(User, usize)> {
+    let org = require_org(conn, name)?;
+    let n = member_count(conn, org.id)?;
+    Ok((org, n))
 }

@@ -40,7 +40,7 @@ pub fn run(cfg: Config, cmd: Cmd) -> anyhow::Result<()> {
             let rows = hub.db.call_sync(|c| {
                 let mut out = Vec::new();
                 for o in orgs::list_orgs(c)? {
-                    let n = orgs::list_members(c, o.id)?.len();
+                    let n = orgs::member_count(c, o.id)?;
                     out.push((o, n));
                 }
                 Ok(out)

@@ -76,11 +76,7 @@ pub async fn get(ctx: Ctx, name: &str) -> ApiResult<Response> {
     let (org, count) = ctx
         .hub
         .db
-        .call(move |c| {
-            let org = orgs::require_org(c, &n)?;
-            let count = orgs::list_members(c, org.id)?.len();
-            Ok((org, count))
-        })
+        .call(move |c| orgs::org_with_member_count(c, &n))
         .await?;
     Ok(axum::Json(json!({
         "id": org.id,
@@ -192,11 +188,7 @@ pub async fn overview(ctx: Ctx, name: &str) -> ApiResult<Response> {
     let (org, members) = ctx
         .hub
         .db
-        .call(move |c| {
-            let org = orgs::require_org(c, &n)?;
-            let m = orgs::list_members(c, org.id)?.len();
-            Ok((org, m))
-        })
+        .call(move |c| orgs::org_with_member_count(c, &n))
         .await?;
     let (m, d, s) = counts(&ctx.hub, &org.username, caller.as_ref()).await?;
     Ok(axum::Json(json!({
