@@ -79,7 +79,9 @@ CREATE TABLE refs (
 CREATE TABLE lfs_objects (
     oid TEXT PRIMARY KEY,
     size INTEGER NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    -- Per-upload key of an object sent straight to the bucket; NULL: lfs/aa/bb/oid.
+    storage_key TEXT
 );
 
 CREATE TABLE lfs_possession (
@@ -107,7 +109,10 @@ CREATE TABLE multipart_uploads (
     size INTEGER NOT NULL,
     chunk_size INTEGER NOT NULL,
     user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    -- Direct (bucket) uploads: the key written and the bucket's multipart upload id.
+    storage_key TEXT,
+    backend_upload_id TEXT
 );
 
 CREATE TABLE server_settings (

@@ -192,7 +192,61 @@ const KEYS: &[Key] = &[
         secret: false,
         default: || Some("starttls".into()),
     },
+    Key {
+        name: "storage",
+        secret: false,
+        default: || Some("local".into()),
+    },
+    Key {
+        name: "s3_endpoint",
+        secret: false,
+        default: || None,
+    },
+    Key {
+        name: "s3_public_endpoint",
+        secret: false,
+        default: || None,
+    },
+    Key {
+        name: "s3_bucket",
+        secret: false,
+        default: || None,
+    },
+    Key {
+        name: "s3_region",
+        secret: false,
+        default: || Some("us-east-1".into()),
+    },
+    Key {
+        name: "s3_access_key",
+        secret: true,
+        default: || None,
+    },
+    Key {
+        name: "s3_secret_key",
+        secret: true,
+        default: || None,
+    },
+    Key {
+        name: "s3_force_path_style",
+        secret: false,
+        default: || Some("true".into()),
+    },
 ];
+
+/// Settings of an S3-compatible bucket (`storage: s3`).
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    /// Endpoint the hub talks to.
+    pub endpoint: String,
+    /// Endpoint clients reach; presigned URLs are signed for it.
+    pub public_endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub access_key: String,
+    pub secret_key: String,
+    pub path_style: bool,
+}
 
 /// Who may register accounts over HTTP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,6 +319,8 @@ pub struct Config {
     /// Secret for the `X-Admin-Token` header of the admin API (unset: admin users only).
     pub admin_token: Option<String>,
     pub smtp: Option<Smtp>,
+    /// `Some` when objects live in an S3-compatible bucket instead of `data_dir/storage`.
+    pub s3: Option<S3Config>,
     raw: BTreeMap<&'static str, (Option<String>, Source)>,
 }
 
@@ -453,6 +509,52 @@ impl Config {
                 "require_email_verification needs smtp_enabled (and smtp_host)",
             ));
         }
+        let s3 = match get("storage").trim().to_ascii_lowercase().as_str() {
+            "local" | "" => None,
+            "s3" => {
+                let need = |k: &str| {
+                    opt(k).ok_or_else(|| {
+                        Error::bad_request(format!(
+                            "storage: s3 needs {k} (KOHAKU_HUB_{})",
+                            k.to_ascii_uppercase()
+                        ))
+                    })
+                };
+                let endpoint = need("s3_endpoint")?
+                    .trim()
+                    .trim_end_matches('/')
+                    .to_string();
+                if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+                    return Err(Error::bad_request(
+                        "s3_endpoint must start with http:// or https://",
+                    ));
+                }
+                let public_endpoint = opt("s3_public_endpoint")
+                    .map(|p| p.trim().trim_end_matches('/').to_string())
+                    .unwrap_or_else(|| endpoint.clone());
+                if !(public_endpoint.starts_with("http://")
+                    || public_endpoint.starts_with("https://"))
+                {
+                    return Err(Error::bad_request(
+                        "s3_public_endpoint must start with http:// or https://",
+                    ));
+                }
+                Some(S3Config {
+                    endpoint,
+                    public_endpoint,
+                    bucket: need("s3_bucket")?,
+                    region: opt("s3_region").unwrap_or_else(|| "us-east-1".into()),
+                    access_key: need("s3_access_key")?,
+                    secret_key: need("s3_secret_key")?,
+                    path_style: parse_bool("s3_force_path_style", &get("s3_force_path_style"))?,
+                })
+            }
+            other => {
+                return Err(Error::bad_request(format!(
+                    "storage: '{other}' is not local or s3"
+                )))
+            }
+        };
         let lfs_keep_versions = parse_num("lfs_keep_versions", &get("lfs_keep_versions"))?;
         if lfs_keep_versions < 2 {
             return Err(Error::bad_request("lfs_keep_versions must be at least 2"));
@@ -465,6 +567,7 @@ impl Config {
                 .max(1),
             admin_token: opt("admin_token"),
             smtp,
+            s3,
             listen,
             data_dir,
             base_url,

@@ -268,18 +268,19 @@ pub async fn run(hub: &Hub, opts: &Options, progress: Progress<'_>) -> Result<Re
                         |r| r.get(0),
                     )?;
                     if newer > 0 {
-                        return Ok(false);
+                        return Ok(None);
                     }
+                    let key = crate::lfs::stored_object(&tx, &o)?.map(|s| s.1);
                     tx.execute("DELETE FROM lfs_objects WHERE oid = ?1", [&o])?;
                     tx.execute("DELETE FROM lfs_possession WHERE oid = ?1", [&o])?;
                     tx.commit()?;
-                    Ok(true)
+                    Ok(key)
                 })
                 .await?;
-            if gone {
-                hub.storage.delete(&lfs_key(oid)).await?;
+            if let Some(key) = &gone {
+                hub.storage.delete(key).await?;
             }
-            gone
+            gone.is_some()
         };
         if deleted {
             if *committed {
@@ -289,21 +290,27 @@ pub async fn run(hub: &Hub, opts: &Options, progress: Progress<'_>) -> Result<Re
             }
         }
     }
-    // Files under lfs/ without a row (a crash between storing and recording).
+    // Keys under lfs/ without a row: a crash between storing and recording, or a direct
+    // upload that was never completed.
     if opts.repo.is_none() {
         let known: HashSet<String> = hub
             .db
             .call(|c| {
-                let mut st = c.prepare("SELECT oid FROM lfs_objects")?;
+                let mut st = c.prepare(
+                    "SELECT oid, storage_key FROM lfs_objects UNION ALL SELECT oid, storage_key FROM multipart_uploads WHERE storage_key IS NOT NULL",
+                )?;
                 let v = st
-                    .query_map([], |r| r.get(0))?
+                    .query_map([], |r| {
+                        let oid: String = r.get(0)?;
+                        let key: Option<String> = r.get(1)?;
+                        Ok(key.unwrap_or_else(|| lfs_key(&oid)))
+                    })?
                     .collect::<rusqlite::Result<HashSet<String>>>()?;
                 Ok(v)
             })
             .await?;
         for o in hub.storage.list("lfs").await? {
-            let oid = o.key.rsplit('/').next().unwrap_or("").to_string();
-            if !known.contains(&oid) && older_than(o.modified, opts.grace) {
+            if !known.contains(&o.key) && older_than(o.modified, opts.grace) {
                 report.lfs_unreferenced.add(o.size);
                 if !opts.dry_run {
                     hub.storage.delete(&o.key).await?;
@@ -347,14 +354,16 @@ pub async fn run(hub: &Hub, opts: &Options, progress: Progress<'_>) -> Result<Re
         }
         if !opts.dry_run {
             let cut = cutoff.clone();
-            let stale: Vec<String> = hub
+            type Stale = (String, Option<String>, Option<String>);
+            let stale: Vec<Stale> = hub
                 .db
                 .call(move |c| {
-                    let mut st =
-                        c.prepare("SELECT upload_id FROM multipart_uploads WHERE created_at < ?1")?;
+                    let mut st = c.prepare(
+                        "SELECT upload_id, storage_key, backend_upload_id FROM multipart_uploads WHERE created_at < ?1",
+                    )?;
                     let v = st
-                        .query_map([&cut], |r| r.get(0))?
-                        .collect::<rusqlite::Result<Vec<String>>>()?;
+                        .query_map([&cut], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                        .collect::<rusqlite::Result<Vec<Stale>>>()?;
                     c.execute(
                         "DELETE FROM multipart_uploads WHERE created_at < ?1",
                         [&cut],
@@ -362,8 +371,14 @@ pub async fn run(hub: &Hub, opts: &Options, progress: Progress<'_>) -> Result<Re
                     Ok(v)
                 })
                 .await?;
-            for id in stale {
+            for (id, key, backend) in stale {
                 let _ = tokio::fs::remove_dir_all(hub.storage.multipart_dir(&id)).await;
+                if let (Some(bucket), Some(key)) = (hub.storage.direct(), key) {
+                    if let Some(backend) = backend {
+                        bucket.abort_multipart(&key, &backend).await?;
+                    }
+                    bucket.delete(&key).await?;
+                }
             }
         }
     }

@@ -34,7 +34,7 @@ impl Hub {
             ))
         })?;
         let db = Db::open_sqlite(&config.sqlite_path()?)?;
-        let storage = Storage::local(config.storage_dir())?;
+        let storage = Storage::open(&config)?;
         let signing_key = db.call_sync(load_or_create_signing_key)?;
         Ok(Hub {
             objects: ObjectStore::new(storage.clone()),

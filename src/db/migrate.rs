@@ -12,6 +12,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../migrations/0003_quota_stats_likes.sql"),
     ),
+    (4, include_str!("../../migrations/0004_object_storage.sql")),
 ];
 
 /// Apply every migration not yet recorded; returns the versions applied now.

@@ -212,13 +212,23 @@ impl ObjectStore {
         start: u64,
         len: u64,
     ) -> Result<crate::storage::ByteStream> {
-        let Some(raw) = self.storage.open_blocking(&git_object_key(repo, oid))? else {
-            return Err(Error::internal(format!(
-                "missing blob {oid} in repo {repo}"
-            )));
-        };
+        let storage = self.storage.clone();
+        let key = git_object_key(repo, oid);
+        let missing = format!("missing blob {oid} in repo {repo}");
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tokio::task::spawn_blocking(move || {
+            // Opened here: a bucket-backed reader blocks on the network.
+            let raw = match storage.open_blocking(&key) {
+                Ok(Some(raw)) => raw,
+                Ok(None) => {
+                    let _ = tx.blocking_send(Err(std::io::Error::other(missing)));
+                    return;
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+                    return;
+                }
+            };
             let mut dec =
                 flate2::read::ZlibDecoder::new(std::io::BufReader::with_capacity(256 * 1024, raw));
             // Skip the "blob N\0" header, then `start` bytes.

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::git::object::is_sha256_hex;
 use crate::hub::Hub;
 use crate::repos::Repo;
+use crate::storage::lfs_upload_key;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -68,6 +69,18 @@ pub struct BatchResponse {
 }
 
 const MAX_OBJECTS: usize = 1000;
+
+/// An upload handed out by a batch answer, remembered until it is completed and verified.
+struct Pending {
+    upload_id: String,
+    oid: String,
+    size: u64,
+    chunk: u64,
+    /// Bucket key the client writes (direct uploads).
+    key: Option<String>,
+    /// The bucket's multipart upload id.
+    backend: Option<String>,
+}
 
 fn expires(ttl: u64) -> String {
     (chrono::Utc::now() + chrono::Duration::seconds(ttl as i64))
@@ -139,20 +152,21 @@ pub async fn batch(
                     out.push((None, false, false));
                     continue;
                 }
-                let size = super::stored_size(c, &oid)?;
+                let stored = super::stored_object(c, &oid)?;
+                let size = stored.as_ref().map(|s| s.0);
                 let usable = match &c2 {
                     Some(caller) if size.is_some() => super::may_reference(c, caller, &oid)?,
                     _ => false,
                 };
                 let in_repo = super::repo_has_object(c, repo_id, &oid)?;
-                out.push((size, usable, in_repo));
+                out.push((stored, usable, in_repo));
             }
             Ok(out)
         })
         .await?;
 
     let mut objects = Vec::with_capacity(req.objects.len());
-    let mut multipart_rows = Vec::new();
+    let mut pending: Vec<Pending> = Vec::new();
     let user_id = caller.as_ref().map(|c| c.user.id).unwrap_or(0);
     for (o, (stored, usable, in_repo)) in req.objects.iter().zip(known) {
         let oid = o.oid.to_ascii_lowercase();
@@ -171,7 +185,7 @@ pub async fn batch(
         let size = o.size as u64;
         match req.operation {
             Operation::Download => {
-                let Some(real) = stored.filter(|_| in_repo) else {
+                let Some((real, key)) = stored.filter(|_| in_repo) else {
                     objects.push(obj_error(
                         o,
                         404,
@@ -180,11 +194,16 @@ pub async fn batch(
                     continue;
                 };
                 let ttl = cfg.download_url_expiry_secs;
-                let s = signer.sign("download", &[&oid, &repo_id.to_string()], ttl)?;
-                let href = format!(
-                    "{}/api/lfs/objects/{oid}?repo={repo_id}&exp={}&sig={}",
-                    cfg.base_url, s.exp, s.sig
-                );
+                let href = match hub.storage.direct() {
+                    Some(bucket) => bucket.presign_get(&key, ttl, None).await?,
+                    None => {
+                        let s = signer.sign("download", &[&oid, &repo_id.to_string()], ttl)?;
+                        format!(
+                            "{}/api/lfs/objects/{oid}?repo={repo_id}&exp={}&sig={}",
+                            cfg.base_url, s.exp, s.sig
+                        )
+                    }
+                };
                 let mut actions = BTreeMap::new();
                 actions.insert(
                     "download".into(),
@@ -203,7 +222,7 @@ pub async fn batch(
                 });
             }
             Operation::Upload => {
-                if let Some(real) = stored {
+                if let Some((real, _)) = stored {
                     if real != size {
                         objects.push(obj_error(
                             o,
@@ -228,7 +247,67 @@ pub async fn batch(
                 let size_s = size.to_string();
                 let user_s = user_id.to_string();
                 let mut actions = BTreeMap::new();
-                if multipart_ok && size > cfg.lfs_multipart_threshold_bytes {
+                let mut upload_ref = String::new();
+                if let Some(bucket) = hub.storage.direct() {
+                    // Straight to the bucket, under a key of this upload only.
+                    let upload_id = uuid::Uuid::new_v4().simple().to_string();
+                    let key = lfs_upload_key(&oid, &upload_id);
+                    if multipart_ok && size > cfg.lfs_multipart_threshold_bytes {
+                        // S3 wants parts of at least 5 MiB and at most 10,000 of them.
+                        let chunk = cfg
+                            .lfs_multipart_chunk_bytes
+                            .max(5 << 20)
+                            .max(size.div_ceil(10_000));
+                        let backend = bucket.create_multipart(&key).await?;
+                        let mut header = BTreeMap::new();
+                        header.insert("chunk_size".to_string(), chunk.to_string());
+                        for n in 1..=size.div_ceil(chunk) {
+                            header.insert(
+                                n.to_string(),
+                                bucket.presign_part(&key, &backend, n, ttl).await?,
+                            );
+                        }
+                        let s = signer.sign("multipart", &[&upload_id], ttl)?;
+                        let href = format!(
+                            "{}/api/lfs/multipart/{upload_id}?exp={}&sig={}",
+                            cfg.base_url, s.exp, s.sig
+                        );
+                        actions.insert(
+                            "upload".into(),
+                            Action {
+                                href,
+                                header,
+                                expires_at: expires(ttl),
+                            },
+                        );
+                        pending.push(Pending {
+                            upload_id: upload_id.clone(),
+                            oid: oid.clone(),
+                            size,
+                            chunk,
+                            key: Some(key),
+                            backend: Some(backend),
+                        });
+                    } else {
+                        actions.insert(
+                            "upload".into(),
+                            Action {
+                                href: bucket.presign_put(&key, ttl).await?,
+                                header: BTreeMap::new(),
+                                expires_at: expires(ttl),
+                            },
+                        );
+                        pending.push(Pending {
+                            upload_id: upload_id.clone(),
+                            oid: oid.clone(),
+                            size,
+                            chunk: size.max(1),
+                            key: Some(key),
+                            backend: None,
+                        });
+                    }
+                    upload_ref = upload_id;
+                } else if multipart_ok && size > cfg.lfs_multipart_threshold_bytes {
                     let upload_id = uuid::Uuid::new_v4().simple().to_string();
                     let chunk = cfg.lfs_multipart_chunk_bytes;
                     let parts = size.div_ceil(chunk);
@@ -256,7 +335,15 @@ pub async fn batch(
                             expires_at: expires(ttl),
                         },
                     );
-                    multipart_rows.push((upload_id, oid.clone(), size, chunk));
+                    pending.push(Pending {
+                        upload_id: upload_id.clone(),
+                        oid: oid.clone(),
+                        size,
+                        chunk,
+                        key: None,
+                        backend: None,
+                    });
+                    upload_ref = upload_id;
                 } else {
                     let s = signer.sign("upload", &[&oid, &size_s, &user_s], ttl)?;
                     let href = format!(
@@ -272,9 +359,9 @@ pub async fn batch(
                         },
                     );
                 }
-                let v = signer.sign("verify", &[&oid, &size_s], ttl)?;
+                let v = signer.sign("verify", &[&oid, &size_s, &upload_ref], ttl)?;
                 let href = format!(
-                    "{}/api/lfs/verify/{oid}?size={size}&exp={}&sig={}",
+                    "{}/api/lfs/verify/{oid}?size={size}&upload={upload_ref}&exp={}&sig={}",
                     cfg.base_url, v.exp, v.sig
                 );
                 actions.insert(
@@ -295,14 +382,14 @@ pub async fn batch(
             }
         }
     }
-    if !multipart_rows.is_empty() {
+    if !pending.is_empty() {
         hub.db
             .call(move |c| {
                 let now = now_str();
-                for (id, oid, size, chunk) in multipart_rows {
+                for p in pending {
                     c.execute(
-                        "INSERT INTO multipart_uploads (upload_id, oid, size, chunk_size, user_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        rusqlite::params![id, oid, size as i64, chunk as i64, user_id, now],
+                        "INSERT INTO multipart_uploads (upload_id, oid, size, chunk_size, user_id, created_at, storage_key, backend_upload_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                        rusqlite::params![p.upload_id, p.oid, p.size as i64, p.chunk as i64, user_id, now, p.key, p.backend],
                     )?;
                 }
                 Ok(())

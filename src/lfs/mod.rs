@@ -11,7 +11,7 @@ mod upload;
 
 pub use batch::{batch, BatchObject, BatchRequest, BatchResponse, Operation};
 pub use sign::{SignedUrl, Signer};
-pub use upload::{complete_multipart, receive_object, receive_part, CompletePart};
+pub use upload::{complete_multipart, receive_object, receive_part, verify, CompletePart};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -19,6 +19,7 @@ use crate::accounts::Caller;
 use crate::db::now_str;
 use crate::error::Result;
 use crate::perms::readable_repos_sql;
+use crate::storage::lfs_key;
 
 /// Size of a stored LFS object, `None` if the hub does not have it.
 pub fn stored_size(conn: &Connection, oid: &str) -> Result<Option<u64>> {
@@ -28,6 +29,18 @@ pub fn stored_size(conn: &Connection, oid: &str) -> Result<Option<u64>> {
         })
         .optional()?
         .map(|s| s as u64))
+}
+
+/// Size and storage key of a stored LFS object, `None` if the hub does not have it.
+pub fn stored_object(conn: &Connection, oid: &str) -> Result<Option<(u64, String)>> {
+    Ok(conn
+        .query_row(
+            "SELECT size, storage_key FROM lfs_objects WHERE oid = ?1",
+            [oid],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Option<String>>(1)?)),
+        )
+        .optional()?
+        .map(|(size, key)| (size, key.unwrap_or_else(|| lfs_key(oid)))))
 }
 
 /// May `caller` reference `oid` in a commit (proof of possession or readable elsewhere)?
@@ -69,16 +82,28 @@ pub fn repo_has_object(conn: &Connection, repo_id: i64, oid: &str) -> Result<boo
 
 /// Record a complete, verified object and that `user_id` possesses it.
 pub fn record_object(conn: &Connection, oid: &str, size: u64, user_id: i64) -> Result<()> {
+    record_object_at(conn, oid, size, user_id, None).map(|_| ())
+}
+
+/// Record a verified object stored under `key` (`None`: the canonical key). Returns false
+/// when another copy was recorded first; the caller then deletes its own copy.
+pub fn record_object_at(
+    conn: &Connection,
+    oid: &str,
+    size: u64,
+    user_id: i64,
+    key: Option<&str>,
+) -> Result<bool> {
     let now = now_str();
-    conn.execute(
-        "INSERT INTO lfs_objects (oid, size, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-        params![oid, size as i64, now],
-    )?;
+    let inserted = conn.execute(
+        "INSERT INTO lfs_objects (oid, size, created_at, storage_key) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+        params![oid, size as i64, now, key],
+    )? == 1;
     conn.execute(
         "INSERT INTO lfs_possession (oid, user_id, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
         params![oid, user_id, now],
     )?;
-    Ok(())
+    Ok(inserted)
 }
 
 /// Inside a ref-moving transaction: every LFS object the commit references is still stored.

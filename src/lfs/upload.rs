@@ -90,6 +90,9 @@ struct MultipartRow {
     size: u64,
     chunk: u64,
     user_id: i64,
+    /// Direct uploads: the bucket key and the bucket's multipart id.
+    key: Option<String>,
+    backend: Option<String>,
 }
 
 async fn multipart_row(hub: &Hub, upload_id: &str) -> Result<MultipartRow> {
@@ -97,7 +100,7 @@ async fn multipart_row(hub: &Hub, upload_id: &str) -> Result<MultipartRow> {
     hub.db
         .call(move |c| {
             Ok(c.query_row(
-                "SELECT oid, size, chunk_size, user_id FROM multipart_uploads WHERE upload_id = ?1",
+                "SELECT oid, size, chunk_size, user_id, storage_key, backend_upload_id FROM multipart_uploads WHERE upload_id = ?1",
                 [id],
                 |r| {
                     Ok(MultipartRow {
@@ -105,6 +108,8 @@ async fn multipart_row(hub: &Hub, upload_id: &str) -> Result<MultipartRow> {
                         size: r.get::<_, i64>(1)? as u64,
                         chunk: r.get::<_, i64>(2)? as u64,
                         user_id: r.get(3)?,
+                        key: r.get(4)?,
+                        backend: r.get(5)?,
                     })
                 },
             )
@@ -122,6 +127,11 @@ pub async fn receive_part<R: AsyncRead + Unpin>(
     reader: R,
 ) -> Result<String> {
     let row = multipart_row(hub, upload_id).await?;
+    if row.key.is_some() {
+        return Err(Error::bad_request(
+            "Parts of this upload go to the storage URLs of the batch answer",
+        ));
+    }
     let parts = row.size.div_ceil(row.chunk);
     if n == 0 || n > parts {
         return Err(Error::bad_request(format!(
@@ -182,13 +192,18 @@ pub async fn complete_multipart(
             parts.len()
         )));
     }
-    let dir = hub.storage.multipart_dir(upload_id);
     for (i, p) in parts.iter().enumerate() {
         if p.part_number != i as u64 + 1 {
             return Err(Error::bad_request(
                 "Parts must be listed in order, starting at 1",
             ));
         }
+    }
+    if row.key.is_some() {
+        return finish_direct(hub, upload_id, row, Some(parts)).await;
+    }
+    let dir = hub.storage.multipart_dir(upload_id);
+    for p in parts {
         let stored = tokio::fs::read_to_string(dir.join(format!("{}.etag", p.part_number)))
             .await
             .map_err(|_| Error::bad_request(format!("Part {} was not uploaded", p.part_number)))?;
@@ -248,4 +263,146 @@ pub async fn complete_multipart(
             Ok(())
         })
         .await
+}
+
+/// The `verify` action: for a direct upload, check what the client wrote to the bucket and
+/// admit it; otherwise confirm the object is stored with the announced size.
+pub async fn verify(hub: &Hub, upload_id: &str, oid: &str, size: u64) -> Result<()> {
+    if !upload_id.is_empty() {
+        let id = upload_id.to_string();
+        let row = hub
+            .db
+            .call(move |c| {
+                Ok(c.query_row(
+                    "SELECT 1 FROM multipart_uploads WHERE upload_id = ?1 AND storage_key IS NOT NULL",
+                    [id],
+                    |_| Ok(()),
+                )
+                .optional()?)
+            })
+            .await?;
+        if row.is_some() {
+            let row = multipart_row(hub, upload_id).await?;
+            if row.oid != oid || row.size != size {
+                return Err(Error::bad_request("Verify body does not match the upload"));
+            }
+            if row.backend.is_some() {
+                return Err(Error::bad_request(
+                    "Complete the multipart upload before verifying it",
+                ));
+            }
+            return finish_direct(hub, upload_id, row, None).await;
+        }
+    }
+    let o = oid.to_string();
+    match hub.db.call(move |c| super::stored_size(c, &o)).await? {
+        Some(s) if s == size => Ok(()),
+        Some(s) => Err(Error::bad_request(format!(
+            "Stored object has size {s}, not {size}"
+        ))),
+        None => Err(Error::EntryNotFound(format!(
+            "Object {oid} was not uploaded"
+        ))),
+    }
+}
+
+/// Complete a direct upload: assemble the parts in the bucket if it was multipart, read the
+/// object back (streaming) to check its sha256 and size, and record it — or delete it.
+async fn finish_direct(
+    hub: &Hub,
+    upload_id: &str,
+    row: MultipartRow,
+    parts: Option<&[CompletePart]>,
+) -> Result<()> {
+    let bucket = hub
+        .storage
+        .direct()
+        .ok_or_else(|| Error::internal("direct upload on a hub without a bucket"))?;
+    let key = row
+        .key
+        .clone()
+        .ok_or_else(|| Error::internal("direct upload without a key"))?;
+    if let (Some(backend), Some(parts)) = (&row.backend, parts) {
+        let list = parts
+            .iter()
+            .map(|p| (p.part_number, p.etag.clone()))
+            .collect();
+        bucket.complete_multipart(&key, backend, list).await?;
+    }
+    let forget = |hub: &Hub| {
+        let id = upload_id.to_string();
+        let db = hub.db.clone();
+        async move {
+            db.call(move |c| {
+                Ok(c.execute("DELETE FROM multipart_uploads WHERE upload_id = ?1", [id])?)
+            })
+            .await
+        }
+    };
+    let Some(mut stream) = bucket.stream_all(&key).await? else {
+        return Err(Error::EntryNotFound(format!(
+            "Object {} was not uploaded to the storage",
+            row.oid
+        )));
+    };
+    let mut hasher = Sha256::new();
+    let mut total = 0u64;
+    let mut failed = None;
+    while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+        match chunk {
+            Ok(b) => {
+                total += b.len() as u64;
+                if total > row.size {
+                    break;
+                }
+                hasher.update(&b);
+            }
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    drop(stream);
+    if let Some(e) = failed {
+        return Err(Error::internal(format!("reading back {key}: {e}")));
+    }
+    let got = hex::encode(hasher.finalize());
+    if total != row.size || got != row.oid {
+        bucket.delete(&key).await?;
+        forget(hub).await?;
+        return Err(Error::bad_request(format!(
+            "Uploaded object does not match: expected sha256 {} ({} bytes), received {}",
+            row.oid,
+            row.size,
+            if total > row.size {
+                format!("more than {} bytes", row.size)
+            } else {
+                format!("sha256 {got} ({total} bytes)")
+            }
+        )));
+    }
+    let (oid, size, user, k, id) = (
+        row.oid.clone(),
+        row.size,
+        row.user_id,
+        key.clone(),
+        upload_id.to_string(),
+    );
+    let kept_key = hub
+        .db
+        .call(move |c| {
+            let tx = c.transaction()?;
+            super::record_object_at(&tx, &oid, size, user, Some(&k))?;
+            tx.execute("DELETE FROM multipart_uploads WHERE upload_id = ?1", [id])?;
+            let kept = super::stored_object(&tx, &oid)?.map(|s| s.1);
+            tx.commit()?;
+            Ok(kept)
+        })
+        .await?;
+    if kept_key.as_deref() != Some(key.as_str()) {
+        // Another upload of the same bytes was recorded first: this copy is redundant.
+        bucket.delete(&key).await?;
+    }
+    Ok(())
 }

@@ -124,7 +124,7 @@ impl LocalStorage {
             f.seek(std::io::SeekFrom::Start(start)).await?;
         }
         Ok(Some(ObjectReader {
-            reader: f.take(len),
+            reader: Box::pin(f.take(len)),
             total_size,
         }))
     }

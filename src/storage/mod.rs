@@ -1,19 +1,24 @@
-//! Object storage: content-addressed keys over a backend (a local directory today).
+//! Object storage: content-addressed keys over a backend (a local directory or an
+//! S3-compatible bucket).
 //!
-//! Writes are staged and renamed into place, so a key is either absent or complete.
+//! Writes are staged and renamed (or PUT whole), so a key is either absent or complete.
 
+mod bucket;
 mod local;
 
 use std::path::PathBuf;
 
+pub use bucket::S3Storage;
 pub use local::LocalStorage;
 
+use crate::config::Config;
 use crate::error::Result;
 
 /// Storage backend of the hub.
 #[derive(Clone)]
 pub enum Storage {
     Local(LocalStorage),
+    S3(S3Storage),
 }
 
 /// A stored object as listed.
@@ -26,13 +31,19 @@ pub struct ObjectMeta {
 
 /// A readable object slice with its total size.
 pub struct ObjectReader {
-    pub reader: tokio::io::Take<tokio::fs::File>,
+    pub reader: std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>,
     pub total_size: u64,
 }
 
 /// Key of an LFS object: one copy per sha256 for the whole hub.
 pub fn lfs_key(oid: &str) -> String {
     format!("lfs/{}/{}/{}", &oid[0..2], &oid[2..4], oid)
+}
+
+/// Key of an LFS object uploaded straight to the bucket: unique per upload, so a bad upload
+/// can never overwrite a verified copy; the database records which key holds the object.
+pub fn lfs_upload_key(oid: &str, upload_id: &str) -> String {
+    format!("{}.{upload_id}", lfs_key(oid))
 }
 
 /// Key of a git object of one repository (by database key, so renames touch only the DB).
@@ -45,27 +56,81 @@ pub fn repo_prefix(repo_pk: i64) -> String {
     format!("repos/{repo_pk}/")
 }
 
+/// Adapts a chunk stream to `std::io::Read` for code that runs on a blocking thread.
+struct BlockingStreamRead {
+    handle: tokio::runtime::Handle,
+    stream: ByteStream,
+    current: bytes::Bytes,
+}
+
+impl std::io::Read for BlockingStreamRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.handle.block_on(self.stream.0.recv()) {
+                Some(chunk) => self.current = chunk?,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
 impl Storage {
+    /// The backend the configuration names.
+    pub fn open(config: &Config) -> Result<Storage> {
+        match &config.s3 {
+            None => Ok(Storage::Local(LocalStorage::new(config.storage_dir())?)),
+            Some(s3) => Ok(Storage::S3(S3Storage::new(
+                s3,
+                config.data_dir.join("tmp"),
+            )?)),
+        }
+    }
+
     pub fn local(root: PathBuf) -> Result<Storage> {
         Ok(Storage::Local(LocalStorage::new(root)?))
+    }
+
+    /// The bucket, when clients transfer large objects with it directly (presigned URLs).
+    pub fn direct(&self) -> Option<&S3Storage> {
+        match self {
+            Storage::Local(_) => None,
+            Storage::S3(s) => Some(s),
+        }
+    }
+
+    /// Start-up check: the backend is reachable and writable; says what is wrong if not.
+    pub async fn check(&self) -> std::result::Result<(), String> {
+        match self {
+            Storage::Local(_) => Ok(()),
+            Storage::S3(s) => s.check_writable().await,
+        }
     }
 
     pub async fn exists(&self, key: &str) -> Result<bool> {
         match self {
             Storage::Local(s) => s.exists(key).await,
+            Storage::S3(s) => Ok(s.size(key).await?.is_some()),
         }
     }
 
     pub async fn size(&self, key: &str) -> Result<Option<u64>> {
         match self {
             Storage::Local(s) => s.size(key).await,
+            Storage::S3(s) => s.size(key).await,
         }
     }
 
     /// Write `data` under `key` unless it is already there (keys are content addresses).
+    /// An existing copy is freshened: GC spares recent objects, and this one is about to be
+    /// referenced.
     pub async fn put_bytes_if_absent(&self, key: &str, data: &[u8]) -> Result<()> {
         match self {
             Storage::Local(s) => s.put_bytes_if_absent(key, data).await,
+            // Rewriting identical bytes is the one portable way to freshen an S3 object.
+            Storage::S3(s) => s.put_bytes(key, data).await,
         }
     }
 
@@ -73,22 +138,35 @@ impl Storage {
     pub async fn read_all(&self, key: &str) -> Result<Option<Vec<u8>>> {
         match self {
             Storage::Local(s) => s.read_all(key).await,
+            Storage::S3(s) => s.read_all(key).await,
         }
     }
 
-    /// A reader over a whole object, for use on a blocking thread.
+    /// A reader over a whole object. Call it on a blocking thread only.
     pub fn open_blocking(&self, key: &str) -> Result<Option<Box<dyn std::io::Read + Send>>> {
         match self {
             Storage::Local(s) => Ok(s
                 .open_blocking(key)?
                 .map(|f| Box::new(f) as Box<dyn std::io::Read + Send>)),
+            Storage::S3(s) => {
+                let handle = tokio::runtime::Handle::current();
+                let Some(stream) = handle.block_on(s.stream_all(key))? else {
+                    return Ok(None);
+                };
+                Ok(Some(Box::new(BlockingStreamRead {
+                    handle,
+                    stream,
+                    current: bytes::Bytes::new(),
+                })))
+            }
         }
     }
 
-    /// Read a small object whole from a blocking thread.
+    /// Read a small object whole. Call it on a blocking thread only.
     pub fn read_all_blocking(&self, key: &str) -> Result<Option<Vec<u8>>> {
         match self {
             Storage::Local(s) => s.read_all_blocking(key),
+            Storage::S3(s) => tokio::runtime::Handle::current().block_on(s.read_all(key)),
         }
     }
 
@@ -101,6 +179,18 @@ impl Storage {
     ) -> Result<Option<ObjectReader>> {
         match self {
             Storage::Local(s) => s.open_range(key, start, len).await,
+            Storage::S3(s) => {
+                let Some(total_size) = s.size(key).await? else {
+                    return Ok(None);
+                };
+                let Some(stream) = s.stream_range(key, start, len).await? else {
+                    return Ok(None);
+                };
+                Ok(Some(ObjectReader {
+                    reader: Box::pin(tokio_util::io::StreamReader::new(stream)),
+                    total_size,
+                }))
+            }
         }
     }
 
@@ -114,13 +204,15 @@ impl Storage {
     ) -> Result<Option<ByteStream>> {
         match self {
             Storage::Local(s) => s.stream_range(key, start, len).await,
+            Storage::S3(s) => s.stream_range(key, start, len).await,
         }
     }
 
-    /// A fresh staging file path for an upload in flight.
+    /// A fresh staging file path (on local disk) for an upload in flight.
     pub fn staging_path(&self) -> PathBuf {
         match self {
             Storage::Local(s) => s.staging_path(),
+            Storage::S3(s) => s.staging_path(),
         }
     }
 
@@ -128,6 +220,14 @@ impl Storage {
     pub async fn commit_staged(&self, staged: &std::path::Path, key: &str) -> Result<()> {
         match self {
             Storage::Local(s) => s.commit_staged(staged, key).await,
+            Storage::S3(s) => {
+                let res = match s.size(key).await? {
+                    Some(_) => Ok(()),
+                    None => s.put_file(staged, key).await,
+                };
+                let _ = tokio::fs::remove_file(staged).await;
+                res
+            }
         }
     }
 
@@ -135,6 +235,7 @@ impl Storage {
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
         match self {
             Storage::Local(s) => s.list(prefix).await,
+            Storage::S3(s) => s.list(prefix).await,
         }
     }
 
@@ -142,19 +243,31 @@ impl Storage {
     pub async fn remove_prefix(&self, prefix: &str) -> Result<()> {
         match self {
             Storage::Local(s) => s.remove_dir(prefix).await,
+            Storage::S3(s) => s.remove_prefix(prefix).await,
         }
     }
 
     pub async fn delete(&self, key: &str) -> Result<()> {
         match self {
             Storage::Local(s) => s.delete(key).await,
+            Storage::S3(s) => s.delete(key).await,
         }
     }
 
-    /// Directory for multi-part upload staging of one upload id.
+    /// Local directory for multi-part upload staging of one upload id (hub-proxied uploads).
     pub fn multipart_dir(&self, upload_id: &str) -> PathBuf {
         match self {
             Storage::Local(s) => s.multipart_dir(upload_id),
+            Storage::S3(s) => s.multipart_dir(upload_id),
+        }
+    }
+
+    /// Temporary local files of hub-proxied uploads older than `grace` (S3 keeps them outside
+    /// the bucket); GC removes them.
+    pub fn local_staging_dir(&self) -> Option<PathBuf> {
+        match self {
+            Storage::Local(_) => None,
+            Storage::S3(s) => Some(s.staging_dir()),
         }
     }
 }

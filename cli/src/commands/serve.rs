@@ -18,14 +18,22 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         let listen = cfg.listen;
         let data_dir = cfg.data_dir.clone();
         let hub = tokio::task::spawn_blocking(move || kohaku::Hub::open(cfg)).await??;
+        hub.storage
+            .check()
+            .await
+            .map_err(|e| anyhow::anyhow!("object storage is not usable: {e}"))?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
         tracing::info!(
-            "kohaku {} listening on http://{addr} (public URL {}), data in {}",
+            "kohaku {} listening on http://{addr} (public URL {}), objects in {}, data in {}",
             env!("CARGO_PKG_VERSION"),
             hub.config.base_url,
+            match hub.storage.direct() {
+                Some(b) => b.location(),
+                None => "the data directory".into(),
+            },
             std::fs::canonicalize(&data_dir)
                 .unwrap_or(data_dir)
                 .display()

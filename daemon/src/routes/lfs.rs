@@ -125,29 +125,28 @@ pub async fn signed(ctx: Ctx, rest: &[&str]) -> ApiResult<Response> {
         }
         (["verify", oid], Method::POST) => {
             let size = ctx.query.get("size").unwrap_or("");
-            signer.verify("verify", &[oid, size], exp, &sig)?;
+            let upload = ctx.query.get("upload").unwrap_or("");
+            signer.verify("verify", &[oid, size, upload], exp, &sig)?;
             let body: VerifyBody = read_json(ctx.body, 1 << 20).await?;
             if body.oid != *oid || body.size.to_string() != size {
                 return Err(
                     Error::bad_request("Verify body does not match the signed object").into(),
                 );
             }
-            let o = oid.to_string();
-            let stored = hub.db.call(move |c| lfs::stored_size(c, &o)).await?;
-            match stored {
-                Some(s) if s == body.size => Ok(lfs_json(StatusCode::OK, json!({"success": true}))),
-                Some(s) => Err(Error::bad_request(format!(
-                    "Stored object has size {s}, not {}",
-                    body.size
-                ))
-                .into()),
-                None => Err(Error::EntryNotFound(format!("Object {oid} was not uploaded")).into()),
-            }
+            lfs::verify(&hub, upload, oid, body.size).await?;
+            Ok(lfs_json(StatusCode::OK, json!({"success": true})))
         }
         (["objects", oid], Method::GET) => {
             let repo = ctx.query.get("repo").unwrap_or("");
             signer.verify("download", &[oid, repo], exp, &sig)?;
-            let Some(obj) = hub.storage.open_range(&lfs_key(oid), 0, u64::MAX).await? else {
+            let o = oid.to_string();
+            let key = hub
+                .db
+                .call(move |c| lfs::stored_object(c, &o))
+                .await?
+                .map(|(_, key)| key)
+                .unwrap_or_else(|| lfs_key(oid));
+            let Some(obj) = hub.storage.open_range(&key, 0, u64::MAX).await? else {
                 return Err(Error::Gone(format!("LFS object {oid} is no longer stored")).into());
             };
             let mut h = HeaderMap::new();

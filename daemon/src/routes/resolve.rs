@@ -56,6 +56,12 @@ fn parse_range(h: Option<&HeaderValue>, size: u64) -> Result<Option<(u64, u64)>,
     Ok(Some((start, end)))
 }
 
+fn gone(path: &str, oid: &str) -> ApiError {
+    ApiError(Error::Gone(format!(
+        "The content of '{path}' at this revision is no longer stored (LFS object {oid} was removed by retention); download a newer revision"
+    )))
+}
+
 fn hv(s: &str) -> HeaderValue {
     header_safe(s)
 }
@@ -131,6 +137,36 @@ pub async fn resolve(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<
         hv(&format!("inline; filename=\"{file_name}\"")),
     );
 
+    if let (Some(p), Some(bucket)) = (&info.lfs, hub.storage.direct()) {
+        // The bytes come straight from the bucket; the metadata rides on the redirect.
+        let oid = p.oid.clone();
+        let Some((_, key)) = hub
+            .db
+            .call(move |c| kohaku::lfs::stored_object(c, &oid))
+            .await?
+        else {
+            return Err(gone(path, &p.oid));
+        };
+        let disposition = format!(
+            "inline; filename*=UTF-8''{}",
+            percent_encoding::utf8_percent_encode(&file_name, percent_encoding::NON_ALPHANUMERIC)
+        );
+        let url = bucket
+            .presign_get(&key, hub.config.download_url_expiry_secs, Some(disposition))
+            .await?;
+        headers.remove("content-type");
+        headers.remove("accept-ranges");
+        headers.insert("location", hv(&url));
+        headers.insert("content-length", HeaderValue::from_static("0"));
+        if ctx.method == Method::GET {
+            let session = super::social::download_session(caller.as_ref(), &ctx.headers, ctx.peer);
+            super::social::record(&hub, repo.id, &session, path).await;
+            if let Some(c) = session.set_cookie {
+                headers.insert("set-cookie", c);
+            }
+        }
+        return Ok((StatusCode::FOUND, headers).into_response());
+    }
     let range = parse_range(ctx.headers.get("range"), size)?;
     let (status, start, len) = match range {
         Some((s, e)) => {
@@ -151,10 +187,7 @@ pub async fn resolve(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<
                 .stream_range(&lfs_key(&p.oid), start, len)
                 .await?;
             let Some(stream) = stream else {
-                return Err(ApiError(Error::Gone(format!(
-                    "The content of '{path}' at this revision is no longer stored (LFS object {} was removed by retention); download a newer revision",
-                    p.oid
-                ))));
+                return Err(gone(path, &p.oid));
             };
             Body::from_stream(stream)
         }
