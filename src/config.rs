@@ -511,44 +511,7 @@ impl Config {
         }
         let s3 = match get("storage").trim().to_ascii_lowercase().as_str() {
             "local" | "" => None,
-            "s3" => {
-                let need = |k: &str| {
-                    opt(k).ok_or_else(|| {
-                        Error::bad_request(format!(
-                            "storage: s3 needs {k} (KOHAKU_HUB_{})",
-                            k.to_ascii_uppercase()
-                        ))
-                    })
-                };
-                let endpoint = need("s3_endpoint")?
-                    .trim()
-                    .trim_end_matches('/')
-                    .to_string();
-                if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
-                    return Err(Error::bad_request(
-                        "s3_endpoint must start with http:// or https://",
-                    ));
-                }
-                let public_endpoint = opt("s3_public_endpoint")
-                    .map(|p| p.trim().trim_end_matches('/').to_string())
-                    .unwrap_or_else(|| endpoint.clone());
-                if !(public_endpoint.starts_with("http://")
-                    || public_endpoint.starts_with("https://"))
-                {
-                    return Err(Error::bad_request(
-                        "s3_public_endpoint must start with http:// or https://",
-                    ));
-                }
-                Some(S3Config {
-                    endpoint,
-                    public_endpoint,
-                    bucket: need("s3_bucket")?,
-                    region: opt("s3_region").unwrap_or_else(|| "us-east-1".into()),
-                    access_key: need("s3_access_key")?,
-                    secret_key: need("s3_secret_key")?,
-                    path_style: parse_bool("s3_force_path_style", &get("s3_force_path_style"))?,
-                })
-            }
+            "s3" => Some(s3_from_raw(&raw)?),
             other => {
                 return Err(Error::bad_request(format!(
                     "storage: '{other}' is not local or s3"
@@ -591,6 +554,14 @@ impl Config {
             log: get("log"),
             raw,
         })
+    }
+
+    /// The bucket the `s3_*` keys describe, whatever `storage` says (migration target).
+    pub fn s3_target(&self) -> Result<S3Config> {
+        match &self.s3 {
+            Some(s) => Ok(s.clone()),
+            None => s3_from_raw(&self.raw),
+        }
     }
 
     /// The storage directory (local backend).
@@ -650,6 +621,49 @@ fn normalize_suffixes(list: &str) -> Vec<String> {
             }
         })
         .collect()
+}
+
+fn s3_from_raw(raw: &BTreeMap<&'static str, (Option<String>, Source)>) -> Result<S3Config> {
+    let opt = |k: &str| {
+        raw.get(k)
+            .and_then(|(v, _)| v.clone())
+            .filter(|v| !v.trim().is_empty())
+    };
+    let need = |k: &str| {
+        opt(k).ok_or_else(|| {
+            Error::bad_request(format!(
+                "storage: s3 needs {k} (KOHAKU_HUB_{})",
+                k.to_ascii_uppercase()
+            ))
+        })
+    };
+    let url = |k: &str, v: String| {
+        let v = v.trim().trim_end_matches('/').to_string();
+        if v.starts_with("http://") || v.starts_with("https://") {
+            Ok(v)
+        } else {
+            Err(Error::bad_request(format!(
+                "{k} must start with http:// or https://"
+            )))
+        }
+    };
+    let endpoint = url("s3_endpoint", need("s3_endpoint")?)?;
+    let public_endpoint = match opt("s3_public_endpoint") {
+        Some(p) => url("s3_public_endpoint", p)?,
+        None => endpoint.clone(),
+    };
+    Ok(S3Config {
+        endpoint,
+        public_endpoint,
+        bucket: need("s3_bucket")?,
+        region: opt("s3_region").unwrap_or_else(|| "us-east-1".into()),
+        access_key: need("s3_access_key")?,
+        secret_key: need("s3_secret_key")?,
+        path_style: parse_bool(
+            "s3_force_path_style",
+            &opt("s3_force_path_style").unwrap_or_else(|| "true".into()),
+        )?,
+    })
 }
 
 /// Hide a password inside a URL (`scheme://user:pass@host` → `scheme://user:***@host`);

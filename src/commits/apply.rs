@@ -97,6 +97,7 @@ async fn check_lfs(hub: &Hub, caller: &Caller, repo: &Repo, ops: &mut [Op]) -> R
     if wanted.is_empty() {
         return Ok(());
     }
+    lfs::settle_pending(hub, caller.user.id, &wanted).await?;
     let caller_c = caller.clone();
     let sizes = hub
         .db

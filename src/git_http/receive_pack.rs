@@ -393,6 +393,8 @@ pub async fn receive(
         }
     }
     if !pointers.is_empty() {
+        let oids: Vec<String> = pointers.iter().map(|p| p.oid.clone()).collect();
+        crate::lfs::settle_pending(hub, caller.user.id, &oids).await?;
         let caller_c = caller.clone();
         let missing = hub
             .db

@@ -11,7 +11,9 @@ mod upload;
 
 pub use batch::{batch, BatchObject, BatchRequest, BatchResponse, Operation};
 pub use sign::{SignedUrl, Signer};
-pub use upload::{complete_multipart, receive_object, receive_part, verify, CompletePart};
+pub use upload::{
+    complete_multipart, receive_object, receive_part, settle_pending, verify, CompletePart,
+};
 
 use rusqlite::{params, Connection, OptionalExtension};
 

@@ -406,3 +406,38 @@ async fn finish_direct(
     }
     Ok(())
 }
+
+/// Before a commit or push references `oids`: admit the caller's direct uploads of them whose
+/// `verify` call never came (the bytes are in the bucket; they are checked the same way).
+pub async fn settle_pending(hub: &Hub, user_id: i64, oids: &[String]) -> Result<()> {
+    if hub.storage.direct().is_none() || oids.is_empty() {
+        return Ok(());
+    }
+    let wanted = oids.to_vec();
+    let ids: Vec<String> = hub
+        .db
+        .call(move |c| {
+            let mut st = c.prepare(
+                "SELECT upload_id FROM multipart_uploads WHERE oid = ?1 AND user_id = ?2 AND storage_key IS NOT NULL AND backend_upload_id IS NULL",
+            )?;
+            let mut out = Vec::new();
+            for oid in wanted {
+                for id in st.query_map(rusqlite::params![oid, user_id], |r| r.get(0))? {
+                    out.push(id?);
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+    for id in ids {
+        let row = match multipart_row(hub, &id).await {
+            Ok(r) => r,
+            Err(_) => continue, // settled meanwhile
+        };
+        // A missing or mismatching upload simply stays unusable; the commit says so.
+        if let Err(e) = finish_direct(hub, &id, row, None).await {
+            tracing::debug!(upload = %id, error = %e, "pending direct upload not admitted");
+        }
+    }
+    Ok(())
+}

@@ -379,3 +379,107 @@ impl S3Storage {
         Ok(())
     }
 }
+
+/// One step of `kohaku storage check`.
+pub struct CheckStep {
+    pub name: &'static str,
+    pub outcome: std::result::Result<String, String>,
+}
+
+impl S3Storage {
+    /// Connectivity, permissions and a presigned round trip through the public endpoint,
+    /// step by step; stops at the first failure.
+    pub async fn check_steps(&self) -> Vec<CheckStep> {
+        let mut steps = Vec::new();
+        let key = format!("tmp/check-{}", uuid::Uuid::new_v4().simple());
+        let body = format!("kohaku storage check {key}").into_bytes();
+        let client = self.bucket.http_client();
+        macro_rules! step {
+            ($name:expr, $fut:expr) => {{
+                let outcome: std::result::Result<String, String> = $fut.await;
+                let failed = outcome.is_err();
+                steps.push(CheckStep {
+                    name: $name,
+                    outcome,
+                });
+                if failed {
+                    let _ = self.delete(&key).await;
+                    return steps;
+                }
+            }};
+        }
+        step!("list bucket", async {
+            self.bucket
+                .list_page("tmp/".into(), None, None, None, Some(1))
+                .await
+                .map(|_| self.location())
+                .map_err(|e| describe(&e))
+        });
+        step!("write object", async {
+            self.put_bytes(&key, &body)
+                .await
+                .map(|_| format!("{} bytes", body.len()))
+                .map_err(|e| e.to_string())
+        });
+        step!("read object", async {
+            match self.read_all(&key).await {
+                Ok(Some(b)) if b == body => Ok("same bytes".to_string()),
+                Ok(Some(_)) => Err("different bytes came back".to_string()),
+                Ok(None) => Err("the object is missing after writing it".to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        });
+        step!("presigned GET (public endpoint)", async {
+            let url = self
+                .presign_get(&key, 300, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            let r = client
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| format!("{url}: {e}"))?;
+            let status = r.status();
+            let got = r.bytes().await.map_err(|e| e.to_string())?;
+            if status.is_success() && got[..] == body[..] {
+                Ok(format!("HTTP {status}"))
+            } else {
+                Err(format!(
+                    "HTTP {status} from {}",
+                    url.split('?').next().unwrap_or("")
+                ))
+            }
+        });
+        step!("presigned PUT (public endpoint)", async {
+            let url = self
+                .presign_put(&key, 300)
+                .await
+                .map_err(|e| e.to_string())?;
+            let r = client
+                .put(&url)
+                .body(b"presigned".to_vec())
+                .send()
+                .await
+                .map_err(|e| format!("{e}"))?;
+            let status = r.status();
+            match self.read_all(&key).await {
+                Ok(Some(b)) if status.is_success() && b == b"presigned" => {
+                    Ok(format!("HTTP {status}"))
+                }
+                _ => Err(format!("HTTP {status}; the object did not change")),
+            }
+        });
+        step!("delete object", async {
+            self.delete(&key)
+                .await
+                .map(|_| "deleted".to_string())
+                .map_err(|e| e.to_string())
+        });
+        steps
+    }
+
+    /// Does `key` exist with exactly `size` bytes? (Resumable copies skip such keys.)
+    pub async fn has_exact(&self, key: &str, size: u64) -> Result<bool> {
+        Ok(self.size(key).await? == Some(size))
+    }
+}

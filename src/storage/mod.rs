@@ -5,10 +5,11 @@
 
 mod bucket;
 mod local;
+pub mod migrate;
 
 use std::path::PathBuf;
 
-pub use bucket::S3Storage;
+pub use bucket::{CheckStep, S3Storage};
 pub use local::LocalStorage;
 
 use crate::config::Config;

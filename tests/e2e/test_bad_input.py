@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from conftest import auth
+from conftest import S3_ENDPOINT, auth
 
 
 def head_of(http, repo_id, hub):
@@ -182,16 +182,48 @@ def batch(http, hub, repo_id, objects, op="upload", who="alice"):
     )
 
 
+def lfs_copies(hub, oid):
+    """Files in the storage holding (a copy of) LFS object `oid`."""
+    d = os.path.join(hub.storage_dir, "lfs", oid[:2], oid[2:4])
+    return [f for f in os.listdir(d) if f.startswith(oid)] if os.path.isdir(d) else []
+
+
 def test_lfs_wrong_hash_and_size_refused(http, hub, repo_id):
     data = os.urandom(1000)
     oid = hashlib.sha256(data).hexdigest()
     obj = batch(http, hub, repo_id, [{"oid": oid, "size": 1000}]).json()["objects"][0]
     href = obj["actions"]["upload"]["href"]
+    body = ndjson(HEADER, {"key": "lfsFile", "value": {"path": "m.bin", "algo": "sha256", "oid": oid, "size": 1000}})
+    if S3_ENDPOINT:
+        # The bytes go straight to the bucket, which takes anything; the hub reads them back at
+        # verify (or commit) time, refuses them and deletes them.
+        assert href.startswith(S3_ENDPOINT + "/")
+        for bad in (os.urandom(1000), data[:999], data + b"x"):
+            obj = batch(http, hub, repo_id, [{"oid": oid, "size": 1000}]).json()["objects"][0]
+            assert http.put(obj["actions"]["upload"]["href"], content=bad).status_code == 200
+            assert_error(http.post(obj["actions"]["verify"]["href"], json={"oid": oid, "size": 1000}), 400)
+            assert lfs_copies(hub, oid) == []
+        # Uploaded but never verified: the commit checks it, refuses it and deletes it too.
+        obj = batch(http, hub, repo_id, [{"oid": oid, "size": 1000}]).json()["objects"][0]
+        assert http.put(obj["actions"]["upload"]["href"], content=os.urandom(1000)).status_code == 200
+        assert_error(commit(http, hub, repo_id, body), 400)
+        assert lfs_copies(hub, oid) == []
+        # A tampered presigned URL is refused by the bucket itself.
+        obj = batch(http, hub, repo_id, [{"oid": oid, "size": 1000}]).json()["objects"][0]
+        href = obj["actions"]["upload"]["href"]
+        sig = href.split("X-Amz-Signature=")[1][:64]
+        forged = href.replace(sig, ("0" if sig[0] != "0" else "1") + sig[1:])
+        assert http.put(forged, content=data).status_code == 403
+        # The right bytes succeed, verify admits them, the commit may use them.
+        assert http.put(href, content=data).status_code == 200
+        assert http.post(obj["actions"]["verify"]["href"], json={"oid": oid, "size": 1000}).status_code == 200
+        assert len(lfs_copies(hub, oid)) == 1
+        assert commit(http, hub, repo_id, body).status_code == 200
+        return
     assert_error(http.put(href, content=os.urandom(1000)), 400)  # wrong bytes for the oid
     assert_error(http.put(href, content=data[:999]), 400)  # short
     assert_error(http.put(href, content=data + b"x"), 400)  # long
     # Nothing was admitted: a commit cannot reference it.
-    body = ndjson(HEADER, {"key": "lfsFile", "value": {"path": "m.bin", "algo": "sha256", "oid": oid, "size": 1000}})
     assert_error(commit(http, hub, repo_id, body), 400)
     # Tampered signature or size in the URL.
     assert_error(http.put(href.replace("size=1000", "size=999"), content=data[:999]), 403)
@@ -265,6 +297,29 @@ def test_multipart_bad_parts(http, hub, repo_id):
     up = r.json()["objects"][0]["actions"]["upload"]
     assert int(up["header"]["chunk_size"]) == MULTIPART_CHUNK
     part1 = up["header"]["1"]
+    if S3_ENDPOINT:
+        # Parts go to the bucket; the hub's completion call is where bad uploads are refused.
+        assert part1.startswith(S3_ENDPOINT + "/")
+        assert_error(http.post(up["href"], json={"oid": oid, "parts": [{"partNumber": 1, "etag": "x"}]}), 400)
+        assert_error(http.post(up["href"], content=b"{"), 400)
+        parts = []
+        for n in range(1, 4):
+            size_n = MULTIPART_CHUNK if n < 3 else size - 2 * MULTIPART_CHUNK
+            r = http.put(up["header"][str(n)], content=os.urandom(size_n))
+            assert r.status_code == 200
+            parts.append({"partNumber": n, "etag": r.headers["etag"]})
+        # A wrong ETag is refused: by the storage (S3 checks them), or else by the hub, whose
+        # read-back finds bytes that are not those of the oid.
+        wrong = [dict(parts[0], etag='"0000"'), *parts[1:]]
+        assert_error(http.post(up["href"], json={"oid": oid, "parts": wrong}), 400)
+        # Every part right, but the bytes are not those of the oid: refused and deleted (404
+        # when the refusal above already ended the upload).
+        r = http.post(up["href"], json={"oid": oid, "parts": parts})
+        assert r.status_code in (400, 404)
+        assert_error(r, r.status_code)
+        assert lfs_copies(hub, oid) == []
+        assert_error(http.post(up["href"], json={"oid": oid, "parts": parts}), 404)  # upload is gone
+        return
     assert_error(http.put(part1, content=b"short"), 400)
     assert_error(http.put(part1.replace("/1?", "/99?"), content=b"x"), 400)
     assert_error(http.post(up["href"], json={"oid": oid, "parts": [{"partNumber": 1, "etag": "x"}]}), 400)

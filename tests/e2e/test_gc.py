@@ -70,7 +70,8 @@ def test_unreachable_git_objects_and_deleted_repos(hub, http, api, tmp_path):
 
 
 def test_abandoned_uploads_and_cli_behaviour(hub):
-    tmpdir = os.path.join(hub.data_dir, "storage", "tmp")
+    tmpdir = os.path.join(hub.storage_dir, "tmp")
+    os.makedirs(tmpdir, exist_ok=True)
     stale = os.path.join(tmpdir, "stale-upload-" + uuid.uuid4().hex)
     with open(stale, "wb") as f:
         f.write(b"x" * 1234)
