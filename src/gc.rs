@@ -9,6 +9,8 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
+use futures_util::StreamExt;
+
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
@@ -62,6 +64,9 @@ fn older_than(t: SystemTime, grace: Duration) -> bool {
         .map(|age| age > grace)
         .unwrap_or(false)
 }
+
+/// Repositories walked at the same time.
+const SCAN_PARALLEL: usize = 8;
 
 /// LFS oids referenced by the tip of every ref of a repo, and every git object reachable.
 async fn reachable(hub: &Hub, repo: i64) -> Result<(HashSet<String>, HashSet<String>)> {
@@ -189,9 +194,26 @@ pub async fn run(hub: &Hub, opts: &Options, progress: Progress<'_>) -> Result<Re
         .await?;
     let mut protected: HashSet<String> = HashSet::new();
     let mut reachable_by_repo: HashMap<i64, HashSet<String>> = HashMap::new();
-    for (i, (id, keep)) in repo_ids.iter().enumerate() {
-        progress("scanning repositories", i as u64, repo_ids.len() as u64);
-        let (tips, objects) = reachable(hub, *id).await?;
+    // Walks run side by side: with a bucket, each object read is a network round trip.
+    let mut walks = futures_util::stream::iter(
+        repo_ids
+            .iter()
+            .map(|(id, _)| async move { reachable(hub, *id).await.map(|r| (*id, r)) }),
+    )
+    .buffered(SCAN_PARALLEL);
+    let mut walked = HashMap::new();
+    let mut scanned = 0u64;
+    while let Some(r) = futures_util::StreamExt::next(&mut walks).await {
+        let (id, found) = r?;
+        walked.insert(id, found);
+        scanned += 1;
+        progress("scanning repositories", scanned, repo_ids.len() as u64);
+    }
+    drop(walks);
+    for (id, keep) in repo_ids.iter() {
+        let (tips, objects) = walked
+            .remove(id)
+            .ok_or_else(|| crate::Error::internal("repository walk missing"))?;
         protected.extend(tips);
         if opts.repo.is_none() || opts.repo == Some(*id) {
             reachable_by_repo.insert(*id, objects);

@@ -54,6 +54,9 @@ enum Command {
     /// Database maintenance.
     #[command(subcommand)]
     Db(commands::db::Cmd),
+    /// Object storage: check it, migrate local storage to a bucket.
+    #[command(subcommand)]
+    Storage(commands::storage::Cmd),
 }
 
 fn main() -> std::process::ExitCode {
@@ -88,6 +91,7 @@ fn main() -> std::process::ExitCode {
                 Command::Quota(c) => commands::quota::run(cfg, c),
                 Command::Gc(a) => commands::gc::run(cfg, a),
                 Command::Stats(c) => commands::stats::run(cfg, c),
+                Command::Storage(c) => commands::storage::run(cfg, c),
             }
         });
     match result {

@@ -149,6 +149,7 @@ pub async fn parse_commit<R: AsyncBufRead + Unpin>(
     let mut buf = Vec::new();
     let mut header: Option<Header> = None;
     let mut ops = Vec::new();
+    let mut writes = tokio::task::JoinSet::new();
     let mut n = 0usize;
     while read_line_limited(&mut body, &mut buf, max).await? {
         n += 1;
@@ -202,7 +203,13 @@ pub async fn parse_commit<R: AsyncBufRead + Unpin>(
                         Error::bad_request(format!("Invalid base64 content for '{path}': {e}"))
                     })?;
                 let size = data.len() as u64;
-                let oid = hub.objects.write(repo_id, Kind::Blob, &data).await?;
+                let oid = crate::git::object::object_id(Kind::Blob, &data);
+                // Written side by side: with a bucket each write is a round trip.
+                if writes.len() >= PARALLEL_WRITES {
+                    join_one(&mut writes).await?;
+                }
+                let store = hub.objects.clone();
+                writes.spawn(async move { store.write(repo_id, Kind::Blob, &data).await });
                 ops.push(Op::AddBlob { path, oid, size });
             }
             "lfsFile" => {
@@ -258,7 +265,22 @@ pub async fn parse_commit<R: AsyncBufRead + Unpin>(
             ));
         }
     }
+    while !writes.is_empty() {
+        join_one(&mut writes).await?;
+    }
     let header = header
         .ok_or_else(|| Error::bad_request("Empty commit payload: a header line is required"))?;
     Ok(CommitRequest { header, ops })
+}
+
+/// Blob writes in flight at once while a commit is parsed.
+const PARALLEL_WRITES: usize = 16;
+
+/// Wait for one blob write; its failure fails the commit (dropping the set aborts the rest).
+async fn join_one(writes: &mut tokio::task::JoinSet<Result<String>>) -> Result<()> {
+    match writes.join_next().await {
+        Some(Ok(r)) => r.map(|_| ()),
+        Some(Err(e)) => Err(Error::internal(format!("blob write failed: {e}"))),
+        None => Ok(()),
+    }
 }

@@ -68,6 +68,20 @@ impl ObjectStore {
         self.storage
             .put_bytes_if_absent(&git_object_key(repo, &id), &enc)
             .await?;
+        if kind == Kind::Blob {
+            // Commits ask right away whether a new small blob is a pointer: answer from memory.
+            let lfs = (data.len() <= MAX_POINTER_SIZE)
+                .then(|| Pointer::parse(data))
+                .flatten();
+            self.cache_put(
+                repo,
+                &id,
+                Cached::Blob(BlobInfo {
+                    size: data.len() as u64,
+                    lfs,
+                }),
+            );
+        }
         Ok(id)
     }
 
@@ -163,13 +177,11 @@ impl ObjectStore {
             return Ok(b);
         }
         let key = git_object_key(repo, oid);
-        let Some(obj) = self.storage.open_range(&key, 0, 64 * 1024).await? else {
+        let Some(compressed) = self.storage.read_prefix(&key, 64 * 1024).await? else {
             return Err(Error::internal(format!(
                 "missing blob {oid} in repo {repo}"
             )));
         };
-        let mut compressed = Vec::new();
-        tokio::io::AsyncReadExt::read_to_end(&mut { obj.reader }, &mut compressed).await?;
         let mut head = Vec::new();
         let mut dec = flate2::read::ZlibDecoder::new(&compressed[..]);
         let mut buf = [0u8; 2048];

@@ -53,6 +53,9 @@ pub async fn advertised_refs(hub: &Hub, repo: i64) -> Result<(Vec<AdvertisedRef>
     Ok((out, head))
 }
 
+/// Objects read ahead of pack generation when storage is a bucket.
+const PREFETCH: usize = 16;
+
 /// Pairs `(tag object, peeled commit)` for include-tag.
 pub fn tag_pairs(refs: &[AdvertisedRef]) -> Vec<(String, String)> {
     refs.iter()
@@ -72,6 +75,26 @@ pub fn stream_pack(
     progress: bool,
 ) -> ByteStream {
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
+    // With a bucket every object is a round trip: fetch ahead, several at a time, in order.
+    let mut prefetched = hub.storage.direct().map(|_| {
+        let (ptx, prx) = tokio::sync::mpsc::channel::<crate::Result<Option<Vec<u8>>>>(64);
+        let (hub, objects) = (hub.clone(), objects.clone());
+        tokio::spawn(async move {
+            let mut reads = futures_util::StreamExt::buffered(
+                futures_util::stream::iter(objects.into_iter().map(|id| {
+                    let hub = hub.clone();
+                    async move { hub.storage.read_all(&git_object_key(repo, &id)).await }
+                })),
+                PREFETCH,
+            );
+            while let Some(r) = futures_util::StreamExt::next(&mut reads).await {
+                if ptx.send(r).await.is_err() {
+                    return;
+                }
+            }
+        });
+        prx
+    });
     tokio::task::spawn_blocking(move || {
         let send = |buf: Vec<u8>| tx.blocking_send(Ok(Bytes::from(buf))).is_ok();
         let frame = |band: u8, data: &[u8]| {
@@ -98,9 +121,13 @@ pub fn stream_pack(
         let (mut w, head) = PackWriter::start(objects.len() as u32);
         let mut buf = head;
         for id in &objects {
-            let entry = hub
-                .storage
-                .read_all_blocking(&git_object_key(repo, id))
+            let raw = match prefetched.as_mut() {
+                Some(rx) => rx
+                    .blocking_recv()
+                    .unwrap_or_else(|| Err(crate::Error::internal("object prefetch stopped"))),
+                None => hub.storage.read_all_blocking(&git_object_key(repo, id)),
+            };
+            let entry = raw
                 .and_then(|raw| {
                     raw.ok_or_else(|| {
                         crate::Error::internal(format!("object {id} missing from storage"))

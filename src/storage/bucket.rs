@@ -254,10 +254,28 @@ impl S3Storage {
     }
 
     pub async fn remove_prefix(&self, prefix: &str) -> Result<()> {
-        for o in self.list(prefix).await? {
-            self.delete(&o.key).await?;
+        let objects = self.list(prefix).await?;
+        let mut deletes = futures_util::stream::iter(objects.iter().map(|o| self.delete(&o.key)))
+            .buffer_unordered(8);
+        while let Some(r) = deletes.next().await {
+            r?;
         }
         Ok(())
+    }
+
+    /// The first `n` bytes of an object (all of it if shorter), in one request.
+    pub async fn read_prefix(&self, key: &str, n: u64) -> Result<Option<Vec<u8>>> {
+        match self
+            .bucket
+            .get_object_range(path(key)?, 0, Some(n.max(1) - 1))
+            .await
+        {
+            Ok(r) => Ok(Some(r.to_vec())),
+            Err(e) if is_not_found(&e) => Ok(None),
+            // An empty object has no byte 0: S3 answers 416.
+            Err(S3Error::HttpFailWithBody(416, _)) => Ok(Some(Vec::new())),
+            Err(e) => Err(s3_err(e)),
+        }
     }
 
     /// A GET URL for `key` that clients can use without credentials until it expires.

@@ -171,6 +171,21 @@ impl Storage {
         }
     }
 
+    /// The first `n` bytes of an object (all of it if shorter).
+    pub async fn read_prefix(&self, key: &str, n: u64) -> Result<Option<Vec<u8>>> {
+        match self {
+            Storage::S3(s) => s.read_prefix(key, n).await,
+            Storage::Local(_) => {
+                let Some(obj) = self.open_range(key, 0, n).await? else {
+                    return Ok(None);
+                };
+                let mut out = Vec::new();
+                tokio::io::AsyncReadExt::read_to_end(&mut { obj.reader }, &mut out).await?;
+                Ok(Some(out))
+            }
+        }
+    }
+
     /// Open `[start, start+len)` of an object for streaming.
     pub async fn open_range(
         &self,

@@ -8,6 +8,7 @@ pub mod quota;
 pub mod repo;
 pub mod serve;
 pub mod stats;
+pub mod storage;
 pub mod token;
 pub mod user;
 
