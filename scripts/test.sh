@@ -47,6 +47,41 @@ export KOHAKU_BIN=$CARGO_TARGET_DIR/debug/kohaku
 step "cargo test"
 cargo test --workspace --quiet
 
-step "end-to-end suite (real kohaku serve + huggingface_hub 2.4.0)"
+step "S3-compatible server (s3s-fs 0.14.1, SigV4 on)"
+S3S=$CACHE/s3s/bin/s3s-fs
+if [ ! -x "$S3S" ]; then
+  # Its own target dir: the project's cache must not be invalidated by an unrelated build.
+  CARGO_TARGET_DIR=$CACHE/s3s-target cargo install --quiet --locked s3s-fs --version 0.14.1 \
+    --features binary --root "$CACHE/s3s"
+  rm -rf "$CACHE/s3s-target"
+fi
+S3_ROOT=$(mktemp -d /tmp/kohaku-s3-XXXXXX)
+S3_PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export KOHAKU_TEST_S3_ACCESS_KEY=kohaku-test KOHAKU_TEST_S3_SECRET_KEY=kohaku-test-secret-$RANDOM$RANDOM
+"$S3S" --host 127.0.0.1 --port "$S3_PORT" --access-key "$KOHAKU_TEST_S3_ACCESS_KEY" \
+  --secret-key "$KOHAKU_TEST_S3_SECRET_KEY" "$S3_ROOT" >"$S3_ROOT.log" 2>&1 &
+S3_PID=$!
+trap 'kill $S3_PID 2>/dev/null; rm -rf "$S3_ROOT" "$S3_ROOT.log"' EXIT
+for _ in $(seq 100); do
+  curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/" && break
+  sleep 0.1
+done
+
+step "end-to-end suites (real kohaku serve + huggingface_hub 2.4.0): local storage and S3, in parallel"
 cd "$ROOT/tests/e2e"
-"$VENV/bin/python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning "$@"
+PYTEST=("$VENV/bin/python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning)
+LOGS=$(mktemp -d)
+"${PYTEST[@]}" "$@" >"$LOGS/local.log" 2>&1 &
+LOCAL_PID=$!
+KOHAKU_TEST_S3_ENDPOINT=http://127.0.0.1:$S3_PORT KOHAKU_TEST_S3_ROOT=$S3_ROOT \
+  "${PYTEST[@]}" "$@" >"$LOGS/s3.log" 2>&1 &
+S3_TEST_PID=$!
+status=0
+wait $LOCAL_PID || status=1
+wait $S3_TEST_PID || status=1
+for mode in local s3; do
+  printf '\n--- e2e with %s storage ---\n' "$mode"
+  if [ $status -ne 0 ]; then cat "$LOGS/$mode.log"; else tail -n 3 "$LOGS/$mode.log"; fi
+done
+rm -rf "$LOGS"
+exit $status

@@ -60,6 +60,9 @@ async fn describe(hub: &Hub, repo: i64, path: String, e: &TreeEntry) -> Result<F
     })
 }
 
+/// Blob facts looked up at once while listing a directory.
+const DESCRIBE_PARALLEL: usize = 16;
+
 /// Entries under `path` ("" for the root), optionally recursive (directories included).
 pub async fn list_tree(
     hub: &Hub,
@@ -83,11 +86,19 @@ pub async fn list_tree(
         let tree = hub.objects.tree(repo, &oid).await?;
         let mut subdirs = Vec::new();
         for e in tree.iter() {
-            let p = join(&dir, &e.name);
             if recursive && e.is_tree() {
-                subdirs.push((p.clone(), e.oid.clone()));
+                subdirs.push((join(&dir, &e.name), e.oid.clone()));
             }
-            out.push(describe(hub, repo, p, e).await?);
+        }
+        // Blob facts are read side by side (a round trip each with a bucket), kept in order.
+        let futures: Vec<_> = tree
+            .iter()
+            .map(|e| describe(hub, repo, join(&dir, &e.name), e))
+            .collect();
+        let described = futures_util::stream::iter(futures);
+        let mut described = futures_util::StreamExt::buffered(described, DESCRIBE_PARALLEL);
+        while let Some(entry) = futures_util::StreamExt::next(&mut described).await {
+            out.push(entry?);
         }
         // Depth-first in tree order.
         stack.extend(subdirs.into_iter().rev());

@@ -343,13 +343,36 @@ pub async fn run(hub: &Hub, opts: &Options, progress: Progress<'_>) -> Result<Re
 
     // 4. Unreachable git objects (after branch deletion, squash, refused pushes).
     let n = reachable_by_repo.len() as u64;
+    // One listing of every repository's objects (a listing per repository would cost a
+    // request each with a bucket).
+    let mut stored: HashMap<i64, Vec<crate::storage::ObjectMeta>> = HashMap::new();
+    let listed = match opts.repo {
+        Some(id) => {
+            hub.storage
+                .list(&format!("{}objects", repo_prefix(id)))
+                .await?
+        }
+        None => hub.storage.list("repos").await?,
+    };
+    for o in listed {
+        let id = o
+            .key
+            .strip_prefix("repos/")
+            .and_then(|k| k.split('/').next())
+            .and_then(|id| id.parse::<i64>().ok());
+        if let Some(id) = id {
+            stored.entry(id).or_default().push(o);
+        }
+    }
     for (i, (repo, reach)) in reachable_by_repo.iter().enumerate() {
         progress("git objects", i as u64, n);
-        for o in hub
-            .storage
-            .list(&format!("{}objects", repo_prefix(*repo)))
-            .await?
-        {
+        for o in stored.remove(repo).unwrap_or_default() {
+            if !o
+                .key
+                .starts_with(&format!("{}objects/", repo_prefix(*repo)))
+            {
+                continue;
+            }
             let parts: Vec<&str> = o.key.rsplitn(3, '/').collect();
             let sha = match parts.as_slice() {
                 [rest, dir, _] => format!("{dir}{rest}"),

@@ -118,11 +118,18 @@ pub fn run(cfg: Config, cmd: Cmd) -> anyhow::Result<()> {
             if json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
                 bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
             }
-            let mut total = 0;
-            for id in &ids {
-                total += rt.block_on(quota::recalc_repo(&hub, *id))?;
-                bar.inc(1);
-            }
+            // Several repositories at once: with a bucket each object read is a round trip.
+            let total = rt.block_on(async {
+                let jobs: Vec<_> = ids.iter().map(|id| quota::recalc_repo(&hub, *id)).collect();
+                let mut done =
+                    futures_util::StreamExt::buffer_unordered(futures_util::stream::iter(jobs), 8);
+                let mut total = 0;
+                while let Some(used) = futures_util::StreamExt::next(&mut done).await {
+                    total += used?;
+                    bar.inc(1);
+                }
+                Ok::<u64, kohaku::Error>(total)
+            })?;
             bar.finish_and_clear();
             if json {
                 println!(

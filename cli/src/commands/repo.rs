@@ -48,18 +48,17 @@ pub fn parse_full_id(s: &str) -> anyhow::Result<(RepoType, String, String)> {
     Ok((t, ns, name))
 }
 
-fn row(
-    hub: &kohaku::Hub,
-    rt: &tokio::runtime::Runtime,
-    r: &repos::Repo,
-) -> anyhow::Result<serde_json::Value> {
+async fn row(hub: &kohaku::Hub, r: &repos::Repo) -> anyhow::Result<serde_json::Value> {
     let rid = r.id;
-    let head = hub.db.call_sync(|c| refs::get_ref(c, rid, refs::MAIN))?;
+    let head = hub
+        .db
+        .call(move |c| refs::get_ref(c, rid, refs::MAIN))
+        .await?;
     let files = match head {
-        Some(h) => rt.block_on(async {
+        Some(h) => {
             let tree = hub.objects.commit(rid, &h).await?.tree.clone();
-            kohaku::files::all_files(hub, rid, &tree).await
-        })?,
+            kohaku::files::all_files(hub, rid, &tree).await?
+        }
         None => Vec::new(),
     };
     let size: u64 = files.iter().map(|f| f.size).sum();
@@ -94,10 +93,14 @@ pub fn run(cfg: Config, cmd: Cmd) -> anyhow::Result<()> {
             let list = hub
                 .db
                 .call_sync(|c| repos::list_repos(c, Some(&system), &q))?;
-            let rows = list
-                .iter()
-                .map(|r| row(&hub, &rt, r))
-                .collect::<anyhow::Result<Vec<_>>>()?;
+            // Several repositories at once: with a bucket each object read is a round trip.
+            let rows = rt.block_on(async {
+                let rows = futures_util::stream::iter(list.iter().map(|r| row(&hub, r)));
+                let rows: Vec<_> =
+                    futures_util::StreamExt::collect(futures_util::StreamExt::buffered(rows, 8))
+                        .await;
+                rows.into_iter().collect::<anyhow::Result<Vec<_>>>()
+            })?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
@@ -128,7 +131,7 @@ pub fn run(cfg: Config, cmd: Cmd) -> anyhow::Result<()> {
         Cmd::Info { repo, json } => {
             let (t, ns, name) = parse_full_id(&repo)?;
             let r = hub.db.call_sync(|c| repos::get_repo(c, t, &ns, &name))?;
-            let v = row(&hub, &rt, &r)?;
+            let v = rt.block_on(row(&hub, &r))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
