@@ -248,80 +248,33 @@ pub async fn batch(
                 let user_s = user_id.to_string();
                 let mut actions = BTreeMap::new();
                 let mut upload_ref = String::new();
-                if let Some(bucket) = hub.storage.direct() {
-                    // Straight to the bucket, under a key of this upload only.
-                    let upload_id = uuid::Uuid::new_v4().simple().to_string();
-                    let key = lfs_upload_key(&oid, &upload_id);
-                    if multipart_ok && size > cfg.lfs_multipart_threshold_bytes {
-                        // S3 wants parts of at least 5 MiB and at most 10,000 of them.
-                        let chunk = cfg
-                            .lfs_multipart_chunk_bytes
-                            .max(5 << 20)
-                            .max(size.div_ceil(10_000));
-                        let backend = bucket.create_multipart(&key).await?;
-                        let mut header = BTreeMap::new();
-                        header.insert("chunk_size".to_string(), chunk.to_string());
-                        for n in 1..=size.div_ceil(chunk) {
-                            header.insert(
-                                n.to_string(),
-                                bucket.presign_part(&key, &backend, n, ttl).await?,
-                            );
-                        }
-                        let s = signer.sign("multipart", &[&upload_id], ttl)?;
-                        let href = format!(
-                            "{}/api/lfs/multipart/{upload_id}?exp={}&sig={}",
-                            cfg.base_url, s.exp, s.sig
-                        );
-                        actions.insert(
-                            "upload".into(),
-                            Action {
-                                href,
-                                header,
-                                expires_at: expires(ttl),
-                            },
-                        );
-                        pending.push(Pending {
-                            upload_id: upload_id.clone(),
-                            oid: oid.clone(),
-                            size,
-                            chunk,
-                            key: Some(key),
-                            backend: Some(backend),
-                        });
-                    } else {
-                        actions.insert(
-                            "upload".into(),
-                            Action {
-                                href: bucket.presign_put(&key, ttl).await?,
-                                header: BTreeMap::new(),
-                                expires_at: expires(ttl),
-                            },
-                        );
-                        pending.push(Pending {
-                            upload_id: upload_id.clone(),
-                            oid: oid.clone(),
-                            size,
-                            chunk: size.max(1),
-                            key: Some(key),
-                            backend: None,
-                        });
-                    }
-                    upload_ref = upload_id;
-                } else if multipart_ok && size > cfg.lfs_multipart_threshold_bytes {
-                    let upload_id = uuid::Uuid::new_v4().simple().to_string();
-                    let chunk = cfg.lfs_multipart_chunk_bytes;
-                    let parts = size.div_ceil(chunk);
+                let upload_id = uuid::Uuid::new_v4().simple().to_string();
+                // With a bucket the bytes go straight there, under a key of this upload only.
+                let bucket = hub.storage.direct();
+                let key = bucket.map(|_| lfs_upload_key(&oid, &upload_id));
+                if multipart_ok && size > cfg.lfs_multipart_threshold_bytes {
+                    let (chunk, backend) = match (bucket, &key) {
+                        (Some(b), Some(k)) => (
+                            // S3 wants parts of at least 5 MiB and at most 10,000 of them.
+                            cfg.lfs_multipart_chunk_bytes
+                                .max(5 << 20)
+                                .max(size.div_ceil(10_000)),
+                            Some(b.create_multipart(k).await?),
+                        ),
+                        _ => (cfg.lfs_multipart_chunk_bytes, None),
+                    };
                     let s = signer.sign("multipart", &[&upload_id], ttl)?;
                     let mut header = BTreeMap::new();
                     header.insert("chunk_size".to_string(), chunk.to_string());
-                    for n in 1..=parts {
-                        header.insert(
-                            n.to_string(),
-                            format!(
+                    for n in 1..=size.div_ceil(chunk) {
+                        let url = match (bucket, &key, &backend) {
+                            (Some(b), Some(k), Some(id)) => b.presign_part(k, id, n, ttl).await?,
+                            _ => format!(
                                 "{}/api/lfs/multipart/{upload_id}/{n}?exp={}&sig={}",
                                 cfg.base_url, s.exp, s.sig
                             ),
-                        );
+                        };
+                        header.insert(n.to_string(), url);
                     }
                     let href = format!(
                         "{}/api/lfs/multipart/{upload_id}?exp={}&sig={}",
@@ -340,7 +293,25 @@ pub async fn batch(
                         oid: oid.clone(),
                         size,
                         chunk,
-                        key: None,
+                        key,
+                        backend,
+                    });
+                    upload_ref = upload_id;
+                } else if let (Some(b), Some(k)) = (bucket, key) {
+                    actions.insert(
+                        "upload".into(),
+                        Action {
+                            href: b.presign_put(&k, ttl).await?,
+                            header: BTreeMap::new(),
+                            expires_at: expires(ttl),
+                        },
+                    );
+                    pending.push(Pending {
+                        upload_id: upload_id.clone(),
+                        oid: oid.clone(),
+                        size,
+                        chunk: size.max(1),
+                        key: Some(k),
                         backend: None,
                     });
                     upload_ref = upload_id;

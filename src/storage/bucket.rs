@@ -188,6 +188,16 @@ impl S3Storage {
         start: u64,
         len: u64,
     ) -> Result<Option<ByteStream>> {
+        Ok(self.sized_range(key, start, len).await?.map(|(_, s)| s))
+    }
+
+    /// The object's total size and a stream of `[start, start+len)` of it.
+    pub async fn sized_range(
+        &self,
+        key: &str,
+        start: u64,
+        len: u64,
+    ) -> Result<Option<(u64, ByteStream)>> {
         let Some(total) = self.size(key).await? else {
             return Ok(None);
         };
@@ -211,7 +221,7 @@ impl S3Storage {
                 pos = last + 1;
             }
         });
-        Ok(Some(ByteStream(rx)))
+        Ok(Some((total, ByteStream(rx))))
     }
 
     pub fn staging_path(&self) -> PathBuf {

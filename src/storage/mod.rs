@@ -196,10 +196,7 @@ impl Storage {
         match self {
             Storage::Local(s) => s.open_range(key, start, len).await,
             Storage::S3(s) => {
-                let Some(total_size) = s.size(key).await? else {
-                    return Ok(None);
-                };
-                let Some(stream) = s.stream_range(key, start, len).await? else {
+                let Some((total_size, stream)) = s.sized_range(key, start, len).await? else {
                     return Ok(None);
                 };
                 Ok(Some(ObjectReader {
