@@ -339,7 +339,7 @@ async fn finish_direct(
             .await
         }
     };
-    let Some(mut stream) = bucket.stream_all(&key).await? else {
+    let Some((_, mut stream)) = bucket.sized_range(&key, 0, u64::MAX).await? else {
         return Err(Error::EntryNotFound(format!(
             "Object {} was not uploaded to the storage",
             row.oid

@@ -16,7 +16,10 @@ use crate::config::S3Config;
 use crate::error::{Error, Result};
 
 /// Size of each ranged GET when the hub itself streams an object.
-const RANGE_CHUNK: u64 = 8 << 20;
+const RANGE_CHUNK: u64 = 4 << 20;
+
+/// Ranged GETs in flight for one stream.
+const RANGES_IN_FLIGHT: usize = 4;
 
 #[derive(Clone)]
 pub struct S3Storage {
@@ -206,19 +209,28 @@ impl S3Storage {
         let bucket = self.streaming.clone();
         let p = path(key)?;
         tokio::spawn(async move {
-            let mut pos = start;
-            while pos < end {
-                let last = (pos + RANGE_CHUNK).min(end) - 1;
-                let item = bucket
-                    .get_object_range(&p, pos, Some(last))
-                    .await
-                    .map(|r| r.bytes().clone())
-                    .map_err(|e| std::io::Error::other(describe(&e)));
+            // Several ranges in flight, delivered in order: one connection rarely fills the
+            // link, and memory stays at RANGES_IN_FLIGHT × RANGE_CHUNK.
+            let ranges: Vec<(u64, u64)> = (start..end)
+                .step_by(RANGE_CHUNK as usize)
+                .map(|pos| (pos, (pos + RANGE_CHUNK).min(end) - 1))
+                .collect();
+            let reads = futures_util::stream::iter(ranges.into_iter().map(|(first, last)| {
+                let (bucket, p) = (bucket.clone(), p.clone());
+                async move {
+                    bucket
+                        .get_object_range(&p, first, Some(last))
+                        .await
+                        .map(|r| r.bytes().clone())
+                        .map_err(|e| std::io::Error::other(describe(&e)))
+                }
+            }));
+            let mut reads = reads.buffered(RANGES_IN_FLIGHT);
+            while let Some(item) = reads.next().await {
                 let stop = item.is_err();
                 if tx.send(item).await.is_err() || stop {
                     return;
                 }
-                pos = last + 1;
             }
         });
         Ok(Some((total, ByteStream(rx))))
