@@ -724,6 +724,53 @@ mod tests {
     }
 
     #[test]
+    fn s3_settings() {
+        let base = |extra: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                [
+                    ("KOHAKU_HUB_STORAGE", "s3"),
+                    ("KOHAKU_HUB_S3_ENDPOINT", "http://minio:9000/"),
+                    ("KOHAKU_HUB_S3_BUCKET", "hub"),
+                    ("KOHAKU_HUB_S3_ACCESS_KEY", "ak"),
+                    ("KOHAKU_HUB_S3_SECRET_KEY", "sk"),
+                ]
+                .iter()
+                .chain(extra.iter())
+                .rev()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.to_string())
+            }
+        };
+        let cfg = Config::load_from(&Overrides::default(), base(&[])).unwrap();
+        let s3 = cfg.s3.unwrap();
+        assert_eq!(s3.endpoint, "http://minio:9000");
+        assert_eq!(s3.public_endpoint, "http://minio:9000");
+        assert!(s3.path_style);
+        let err = Config::load_from(&Overrides::default(), base(&[("KOHAKU_HUB_S3_BUCKET", "")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("s3_bucket"), "{err}");
+        let err = Config::load_from(
+            &Overrides::default(),
+            base(&[("KOHAKU_HUB_STORAGE", "ftp")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("local or s3"), "{err}");
+        let err = Config::load_from(
+            &Overrides::default(),
+            base(&[("KOHAKU_HUB_S3_PUBLIC_ENDPOINT", "minio.example")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("s3_public_endpoint"), "{err}");
+        // Local storage: the s3_* keys still name a migration target.
+        let cfg = Config::load_from(
+            &Overrides::default(),
+            base(&[("KOHAKU_HUB_STORAGE", "local")]),
+        )
+        .unwrap();
+        assert!(cfg.s3.is_none() && cfg.s3_target().unwrap().bucket == "hub");
+    }
+
+    #[test]
     fn yaml_file_and_unknown_key() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.yaml");

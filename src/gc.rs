@@ -399,15 +399,15 @@ pub async fn run(hub: &Hub, opts: &Options, progress: Progress<'_>) -> Result<Re
         }
         if !opts.dry_run {
             let cut = cutoff.clone();
-            type Stale = (String, Option<String>, Option<String>);
+            type Stale = (String, Option<String>, Option<String>, i64);
             let stale: Vec<Stale> = hub
                 .db
                 .call(move |c| {
                     let mut st = c.prepare(
-                        "SELECT upload_id, storage_key, backend_upload_id FROM multipart_uploads WHERE created_at < ?1",
+                        "SELECT upload_id, storage_key, backend_upload_id, size FROM multipart_uploads WHERE created_at < ?1",
                     )?;
                     let v = st
-                        .query_map([&cut], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                        .query_map([&cut], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
                         .collect::<rusqlite::Result<Vec<Stale>>>()?;
                     c.execute(
                         "DELETE FROM multipart_uploads WHERE created_at < ?1",
@@ -416,11 +416,15 @@ pub async fn run(hub: &Hub, opts: &Options, progress: Progress<'_>) -> Result<Re
                     Ok(v)
                 })
                 .await?;
-            for (id, key, backend) in stale {
+            for (id, key, backend, size) in stale {
                 let _ = tokio::fs::remove_dir_all(hub.storage.multipart_dir(&id)).await;
                 if let (Some(bucket), Some(key)) = (hub.storage.direct(), key) {
+                    // A direct upload nobody completed: whatever reached the bucket goes.
                     if let Some(backend) = backend {
                         bucket.abort_multipart(&key, &backend).await?;
+                    }
+                    if bucket.size(&key).await?.is_some() {
+                        report.abandoned_uploads.add(size.max(0) as u64);
                     }
                     bucket.delete(&key).await?;
                 }

@@ -392,14 +392,22 @@ async fn finish_direct(
     let kept_key = hub
         .db
         .call(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            // GC may have expired the upload (and deleted its key) while it was read back.
+            if tx.execute("DELETE FROM multipart_uploads WHERE upload_id = ?1", [id])? == 0 {
+                return Ok(None);
+            }
             super::record_object_at(&tx, &oid, size, user, Some(&k))?;
-            tx.execute("DELETE FROM multipart_uploads WHERE upload_id = ?1", [id])?;
             let kept = super::stored_object(&tx, &oid)?.map(|s| s.1);
             tx.commit()?;
-            Ok(kept)
+            Ok(Some(kept))
         })
         .await?;
+    let Some(kept_key) = kept_key else {
+        return Err(Error::EntryNotFound(
+            "This upload expired before it was verified; upload the object again".into(),
+        ));
+    };
     if kept_key.as_deref() != Some(key.as_str()) {
         // Another upload of the same bytes was recorded first: this copy is redundant.
         bucket.delete(&key).await?;

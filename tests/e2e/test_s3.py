@@ -169,3 +169,22 @@ def test_storage_migrate_round_trip(tmp_path):
         assert (tmp_path / "clone" / "config.json").read_bytes() == b'{"a": 1}'
     finally:
         h.stop()
+
+
+def test_gc_collects_abandoned_direct_uploads(hub, http):
+    rid = f"alice/s3gc-{uuid.uuid4().hex[:6]}"
+    http.post("/api/repos/create", json={"name": rid.split("/")[1]}, headers=auth(hub)).raise_for_status()
+    data = os.urandom(4000)
+    oid = hashlib.sha256(data).hexdigest()
+    obj = lfs_batch(http, hub, rid, "upload", data, who="alice")
+    assert http.put(obj["actions"]["upload"]["href"], content=data).status_code == 200  # never verified
+    d = os.path.join(hub.storage_dir, "lfs", oid[:2], oid[2:4])
+    assert len([f for f in os.listdir(d) if f.startswith(oid)]) == 1
+    rep = json.loads(hub.cli("gc", "--yes", "--json", "--grace", "1h").stdout)
+    assert len([f for f in os.listdir(d) if f.startswith(oid)]) == 1  # young: kept
+    rep = json.loads(hub.cli("gc", "--yes", "--json", "--grace", "0s").stdout)
+    assert [f for f in os.listdir(d) if f.startswith(oid)] == []
+    assert rep["abandoned_uploads"]["objects"] + rep["lfs_unreferenced"]["objects"] >= 1
+    # The upload is over: verifying it now finds nothing to admit.
+    r = http.post(obj["actions"]["verify"]["href"], json={"oid": oid, "size": len(data)})
+    assert r.status_code == 404 and r.headers["x-error-code"]
