@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod files;
+pub mod fsck;
 pub mod gc;
 pub mod git;
 pub mod history;

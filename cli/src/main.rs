@@ -54,6 +54,8 @@ enum Command {
     /// Database maintenance.
     #[command(subcommand)]
     Db(commands::db::Cmd),
+    /// Check that every repository is whole: refs, git objects, LFS files at the tips.
+    Fsck(commands::fsck::Args),
     /// Object storage: check it, migrate local storage to a bucket.
     #[command(subcommand)]
     Storage(commands::storage::Cmd),
@@ -92,6 +94,7 @@ fn main() -> std::process::ExitCode {
                 Command::Gc(a) => commands::gc::run(cfg, a),
                 Command::Stats(c) => commands::stats::run(cfg, c),
                 Command::Storage(c) => commands::storage::run(cfg, c),
+                Command::Fsck(a) => commands::fsck::run(cfg, a),
             }
         });
     match result {

@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod db;
+pub mod fsck;
 pub mod gc;
 pub mod org;
 pub mod quota;
