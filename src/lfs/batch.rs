@@ -252,7 +252,12 @@ pub async fn batch(
                 // With a bucket the bytes go straight there, under a key of this upload only.
                 let bucket = hub.storage.direct();
                 let key = bucket.map(|_| lfs_upload_key(&oid, &upload_id));
-                if multipart_ok && size > cfg.lfs_multipart_threshold_bytes {
+                // A single S3 PUT stops at 5 GiB: above that a bucket needs multipart.
+                let threshold = match bucket {
+                    Some(_) => cfg.lfs_multipart_threshold_bytes.min(5 << 30),
+                    None => cfg.lfs_multipart_threshold_bytes,
+                };
+                if multipart_ok && size > threshold {
                     let (chunk, backend) = match (bucket, &key) {
                         (Some(b), Some(k)) => (
                             // S3 wants parts of at least 5 MiB and at most 10,000 of them.

@@ -5,7 +5,11 @@ import json
 import os
 import uuid
 
-from conftest import auth
+import tempfile
+
+from huggingface_hub import HfApi
+
+from conftest import Hub, free_port
 
 
 def blob_sha1(data):
@@ -17,7 +21,19 @@ def fsck(hub, *args):
     return r.returncode, json.loads(r.stdout)
 
 
-def test_fsck_reports_missing_objects(hub, api):
+def test_fsck_reports_missing_objects():
+    # A hub of its own: the test damages its storage on purpose.
+    hub = Hub(tempfile.mkdtemp(prefix="kohaku-e2e-fsck-"), port=free_port())
+    hub.cli("user", "create", "alice", "--email", "alice@example.com", "--password", "alice-password")
+    token = hub.cli("token", "create", "--user", "alice").stdout.strip()
+    hub.start()
+    try:
+        check_damage_is_found(hub, HfApi(endpoint=hub.endpoint, token=token))
+    finally:
+        hub.stop()
+
+
+def check_damage_is_found(hub, api):
     rid = f"alice/fsck-{uuid.uuid4().hex[:8]}"
     api.create_repo(rid)
     text = f"unique text {uuid.uuid4()}".encode()
