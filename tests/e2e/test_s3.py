@@ -188,3 +188,36 @@ def test_gc_collects_abandoned_direct_uploads(hub, http):
     # The upload is over: verifying it now finds nothing to admit.
     r = http.post(obj["actions"]["verify"]["href"], json={"oid": oid, "size": len(data)})
     assert r.status_code == 404 and r.headers["x-error-code"]
+
+
+def test_concurrent_direct_uploads_of_the_same_bytes(hub, http):
+    """Two users upload the same object at once: one copy stays, both may use it."""
+    import concurrent.futures
+
+    data = os.urandom(50_000)
+    oid = hashlib.sha256(data).hexdigest()
+    repos = {}
+    for who in ("alice", "bob"):
+        name = f"dup-{uuid.uuid4().hex[:6]}"
+        http.post("/api/repos/create", json={"name": name}, headers=auth(hub, who)).raise_for_status()
+        repos[who] = f"{who}/{name}"
+    objs = {who: lfs_batch(http, hub, repos[who], "upload", data, who=who) for who in repos}
+    for obj in objs.values():
+        assert httpx2.put(obj["actions"]["upload"]["href"], content=data).status_code == 200
+
+    def verify(who):
+        return httpx2.post(objs[who]["actions"]["verify"]["href"], json={"oid": oid, "size": len(data)}).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+        assert list(ex.map(verify, repos)) == [200, 200]
+    d = os.path.join(hub.storage_dir, "lfs", oid[:2], oid[2:4])
+    assert len([f for f in os.listdir(d) if f.startswith(oid)]) == 1
+    for who, rid in repos.items():
+        body = "\n".join(json.dumps(x) for x in [
+            {"key": "header", "value": {"summary": "dup"}},
+            {"key": "lfsFile", "value": {"path": "w.bin", "algo": "sha256", "oid": oid, "size": len(data)}},
+        ]) + "\n"
+        r = http.post(f"/api/models/{rid}/commit/main", content=body, headers=auth(hub, who))
+        assert r.status_code == 200, r.text
+        loc = http.get(f"/{rid}/resolve/main/w.bin", headers=auth(hub, who)).headers["location"]
+        assert httpx2.get(loc).content == data
