@@ -20,6 +20,9 @@ use crate::names::validate_ref_name;
 use crate::repos::refs::{cas_ref, get_ref, MAIN};
 use crate::repos::{touch, Repo};
 
+/// Blob and tree writes in flight at once while a push is stored.
+const PARALLEL_WRITES: usize = 16;
+
 const ZERO: &str = "0000000000000000000000000000000000000000";
 const MAX_OBJECTS: u32 = 5_000_000;
 
@@ -472,8 +475,24 @@ pub async fn receive(
         if kind == Kind::Commit {
             batch = topo_parents_first(&batch)?;
         }
-        for o in batch {
-            hub.objects.write(repo.id, o.kind, &o.data).await?;
+        if kind == Kind::Commit {
+            for o in batch {
+                hub.objects.write(repo.id, o.kind, &o.data).await?;
+            }
+            continue;
+        }
+        // Blobs and trees need no order among themselves: write them side by side (a round
+        // trip each with a bucket); every one is stored before the first commit.
+        let writes: Vec<_> = batch
+            .into_iter()
+            .map(|o| hub.objects.write(repo.id, o.kind, &o.data))
+            .collect();
+        let mut writes = futures_util::StreamExt::buffer_unordered(
+            futures_util::stream::iter(writes),
+            PARALLEL_WRITES,
+        );
+        while let Some(r) = futures_util::StreamExt::next(&mut writes).await {
+            r?;
         }
     }
 
