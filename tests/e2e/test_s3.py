@@ -68,7 +68,9 @@ def test_transfers_bypass_the_hub(hub, api, tmp_path):
 
 
 def test_expired_presigned_urls_refused():
-    h = start_hub({"KOHAKU_HUB_UPLOAD_URL_EXPIRY_SECS": "1", "KOHAKU_HUB_DOWNLOAD_URL_EXPIRY_SECS": "1"})
+    # Presigned URLs carry whole seconds: a short but not tiny lifetime keeps the fresh-URL
+    # checks below clear of the edge.
+    h = start_hub({"KOHAKU_HUB_UPLOAD_URL_EXPIRY_SECS": "4", "KOHAKU_HUB_DOWNLOAD_URL_EXPIRY_SECS": "4"})
     try:
         api = HfApi(endpoint=h.endpoint, token=h.tokens["carol"])
         rid = f"carol/exp-{uuid.uuid4().hex[:6]}"
@@ -78,7 +80,7 @@ def test_expired_presigned_urls_refused():
             up = lfs_batch(c, h, rid, "upload", b"late upload")["actions"]["upload"]["href"]
             loc = c.get(f"/{rid}/resolve/main/w.bin").headers["location"]
             assert httpx2.get(loc).status_code == 200
-            time.sleep(2.5)
+            time.sleep(5.5)
             assert httpx2.put(up, content=b"late upload").status_code == 403
             assert httpx2.get(loc).status_code == 403
             # A fresh redirect works again.
