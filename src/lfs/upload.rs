@@ -96,6 +96,13 @@ struct MultipartRow {
 }
 
 async fn multipart_row(hub: &Hub, upload_id: &str) -> Result<MultipartRow> {
+    find_upload(hub, upload_id)
+        .await?
+        .ok_or_else(|| Error::EntryNotFound("Unknown or finished multipart upload".into()))
+}
+
+/// A pending upload handed out by a batch answer, if it is still pending.
+async fn find_upload(hub: &Hub, upload_id: &str) -> Result<Option<MultipartRow>> {
     let id = upload_id.to_string();
     hub.db
         .call(move |c| {
@@ -115,8 +122,7 @@ async fn multipart_row(hub: &Hub, upload_id: &str) -> Result<MultipartRow> {
             )
             .optional()?)
         })
-        .await?
-        .ok_or_else(|| Error::EntryNotFound("Unknown or finished multipart upload".into()))
+        .await
 }
 
 /// Store part `n` of a multipart upload; returns its ETag (quoted MD5, as S3 does).
@@ -269,20 +275,11 @@ pub async fn complete_multipart(
 /// admit it; otherwise confirm the object is stored with the announced size.
 pub async fn verify(hub: &Hub, upload_id: &str, oid: &str, size: u64) -> Result<()> {
     if !upload_id.is_empty() {
-        let id = upload_id.to_string();
-        let row = hub
-            .db
-            .call(move |c| {
-                Ok(c.query_row(
-                    "SELECT 1 FROM multipart_uploads WHERE upload_id = ?1 AND storage_key IS NOT NULL",
-                    [id],
-                    |_| Ok(()),
-                )
-                .optional()?)
-            })
-            .await?;
-        if row.is_some() {
-            let row = multipart_row(hub, upload_id).await?;
+        // One read of the pending upload: direct ones are checked and admitted here.
+        if let Some(row) = find_upload(hub, upload_id)
+            .await?
+            .filter(|r| r.key.is_some())
+        {
             if row.oid != oid || row.size != size {
                 return Err(Error::bad_request("Verify body does not match the upload"));
             }
@@ -438,9 +435,8 @@ pub async fn settle_pending(hub: &Hub, user_id: i64, oids: &[String]) -> Result<
         })
         .await?;
     for id in ids {
-        let row = match multipart_row(hub, &id).await {
-            Ok(r) => r,
-            Err(_) => continue, // settled meanwhile
+        let Some(row) = find_upload(hub, &id).await? else {
+            continue; // settled meanwhile
         };
         // A missing or mismatching upload simply stays unusable; the commit says so.
         if let Err(e) = finish_direct(hub, &id, row, None).await {
