@@ -44,6 +44,38 @@ step "cargo build"
 cargo build --workspace --quiet
 export KOHAKU_BIN=$CARGO_TARGET_DIR/debug/kohaku
 
+step "PostgreSQL (the one on 127.0.0.1:5432 when it runs, else a private server)"
+PG_PRIVATE=""
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)
+  if [ -z "$PG_BIN" ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >/dev/null
+    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
+  fi
+  PG_PRIVATE=$(mktemp -d /tmp/kohaku-pg-XXXXXX)
+  PG_PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  chown postgres "$PG_PRIVATE" 2>/dev/null || true
+  AS_PG=(); [ "$(id -u)" = 0 ] && AS_PG=(runuser -u postgres --)
+  "${AS_PG[@]}" "$PG_BIN/initdb" -q -D "$PG_PRIVATE/data" -U postgres --auth=trust >/dev/null
+  "${AS_PG[@]}" "$PG_BIN/pg_ctl" -s -D "$PG_PRIVATE/data" -l "$PG_PRIVATE/log" -w \
+    -o "-p $PG_PORT -k $PG_PRIVATE -c listen_addresses=127.0.0.1 -c max_connections=400" start
+  PG_HOSTPORT=127.0.0.1:$PG_PORT
+else
+  PG_HOSTPORT=127.0.0.1:5432
+fi
+# A database of this run's own, dropped at the end; each hub gets a schema in it.
+PG_DB=kohaku_ci_$(date +%s)_$$
+psql -X -q "postgres://postgres@$PG_HOSTPORT/postgres" -c "CREATE DATABASE $PG_DB"
+export KOHAKU_TEST_PG_URL=postgres://postgres@$PG_HOSTPORT/$PG_DB
+cleanup_pg() {
+  psql -X -q "postgres://postgres@$PG_HOSTPORT/postgres" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
+  if [ -n "$PG_PRIVATE" ]; then
+    "${AS_PG[@]}" "$PG_BIN/pg_ctl" -s -D "$PG_PRIVATE/data" -m immediate stop || true
+    rm -rf "$PG_PRIVATE"
+  fi
+}
+trap cleanup_pg EXIT
+
 step "cargo test"
 cargo test --workspace --quiet
 
@@ -61,17 +93,19 @@ export KOHAKU_TEST_S3_ACCESS_KEY=kohaku-test KOHAKU_TEST_S3_SECRET_KEY=kohaku-te
 "$S3S" --host 127.0.0.1 --port "$S3_PORT" --access-key "$KOHAKU_TEST_S3_ACCESS_KEY" \
   --secret-key "$KOHAKU_TEST_S3_SECRET_KEY" "$S3_ROOT" >"$S3_ROOT.log" 2>&1 &
 S3_PID=$!
-trap 'kill $S3_PID 2>/dev/null; rm -rf "$S3_ROOT" "$S3_ROOT.log"' EXIT
+trap 'kill $S3_PID 2>/dev/null; rm -rf "$S3_ROOT" "$S3_ROOT.log"; cleanup_pg' EXIT
 for _ in $(seq 100); do
   curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/" && break
   sleep 0.1
 done
 
-step "end-to-end suites (real kohaku serve + huggingface_hub 2.4.0): local storage and S3, in parallel"
+# Two passes side by side: the embedded default (SQLite + local directory) and the scale-out
+# setup (PostgreSQL + S3-compatible bucket); each runs the whole suite.
+step "end-to-end suites (real kohaku serve + huggingface_hub 2.4.0): SQLite+local and PostgreSQL+S3, in parallel"
 cd "$ROOT/tests/e2e"
 PYTEST=("$VENV/bin/python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning)
 LOGS=$(mktemp -d)
-"${PYTEST[@]}" "$@" >"$LOGS/local.log" 2>&1 &
+env -u KOHAKU_TEST_PG_URL "${PYTEST[@]}" "$@" >"$LOGS/local.log" 2>&1 &
 LOCAL_PID=$!
 KOHAKU_TEST_S3_ENDPOINT=http://127.0.0.1:$S3_PORT KOHAKU_TEST_S3_ROOT=$S3_ROOT \
   "${PYTEST[@]}" "$@" >"$LOGS/s3.log" 2>&1 &
@@ -80,7 +114,7 @@ status=0
 wait $LOCAL_PID || status=1
 wait $S3_TEST_PID || status=1
 for mode in local s3; do
-  printf '\n--- e2e with %s storage ---\n' "$mode"
+  printf '\n--- e2e: %s ---\n' "$([ $mode = local ] && echo 'SQLite + local storage' || echo 'PostgreSQL + S3')"
   if [ $status -ne 0 ]; then cat "$LOGS/$mode.log"; else tail -n 3 "$LOGS/$mode.log"; fi
 done
 rm -rf "$LOGS"

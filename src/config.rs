@@ -93,6 +93,11 @@ const KEYS: &[Key] = &[
         default: || None,
     },
     Key {
+        name: "database_pool_size",
+        secret: false,
+        default: || Some("16".into()),
+    },
+    Key {
         name: "lfs_threshold_bytes",
         secret: false,
         default: || Some("10000000".into()),
@@ -303,6 +308,9 @@ pub struct Config {
     /// Public URL of the hub, no trailing slash; used in every URL the hub hands out.
     pub base_url: String,
     pub database_url: String,
+    /// Connections each process keeps to the database (PostgreSQL: keep the sum over all
+    /// processes under the server's `max_connections`).
+    pub database_pool_size: usize,
     pub lfs_threshold_bytes: u64,
     pub lfs_suffix_rules: Vec<String>,
     /// Distinct LFS versions per path that GC keeps (repos may override, minimum 2).
@@ -448,6 +456,12 @@ impl Config {
         };
         let lfs_suffix_rules = normalize_suffixes(&get("lfs_suffix_rules"));
         let lfs_threshold_bytes = parse_num("lfs_threshold_bytes", &get("lfs_threshold_bytes"))?;
+        let database_pool_size = parse_num("database_pool_size", &get("database_pool_size"))?;
+        if !(1..=1000).contains(&database_pool_size) {
+            return Err(Error::bad_request(
+                "database_pool_size must be between 1 and 1000",
+            ));
+        }
         let chunk = parse_num(
             "lfs_multipart_chunk_bytes",
             &get("lfs_multipart_chunk_bytes"),
@@ -535,6 +549,7 @@ impl Config {
             data_dir,
             base_url,
             database_url,
+            database_pool_size: database_pool_size as usize,
             lfs_threshold_bytes,
             lfs_suffix_rules,
             lfs_multipart_threshold_bytes: parse_num(
@@ -569,9 +584,9 @@ impl Config {
         self.data_dir.join("storage")
     }
 
-    /// Path of the SQLite file when the database URL selects SQLite.
-    pub fn sqlite_path(&self) -> Result<PathBuf> {
-        sqlite_path_of(&self.database_url)
+    /// The database the URL selects.
+    pub fn database_target(&self) -> Result<DatabaseTarget> {
+        DatabaseTarget::parse(&self.database_url)
     }
 
     /// `(key, value, source)` rows with secrets redacted, for `kohaku config show`.
@@ -685,18 +700,48 @@ pub fn redact_url(v: &str) -> String {
     "***".into()
 }
 
-/// `sqlite://PATH` or a bare path selects SQLite; anything else with a scheme is refused here.
-pub fn sqlite_path_of(url: &str) -> Result<PathBuf> {
-    if let Some(p) = url.strip_prefix("sqlite://") {
-        return Ok(PathBuf::from(p));
+/// Where the metadata lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    /// One SQLite file (the embedded default).
+    Sqlite(PathBuf),
+    /// A PostgreSQL server, as a `postgres://` / `postgresql://` URL.
+    Postgres(String),
+}
+
+impl DatabaseTarget {
+    /// `sqlite://PATH` or a bare path selects SQLite, `postgres://` or `postgresql://`
+    /// PostgreSQL; any other scheme is refused.
+    pub fn parse(url: &str) -> Result<DatabaseTarget> {
+        let url = url.trim();
+        if let Some(p) = url.strip_prefix("sqlite://") {
+            if p.is_empty() {
+                return Err(Error::bad_request(
+                    "database URL sqlite:// needs a file path",
+                ));
+            }
+            return Ok(DatabaseTarget::Sqlite(PathBuf::from(p)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseTarget::Postgres(url.to_string()));
+        }
+        if url.contains("://") || url.is_empty() {
+            return Err(Error::bad_request(format!(
+                "database URL '{}' is not supported: use sqlite://PATH, a file path, or \
+                 postgres://USER@HOST:PORT/DATABASE",
+                redact_url(url)
+            )));
+        }
+        Ok(DatabaseTarget::Sqlite(Path::new(url).to_path_buf()))
     }
-    if url.contains("://") {
-        return Err(Error::bad_request(format!(
-            "database URL '{}' is not supported: use sqlite://PATH or a file path",
-            redact_url(url)
-        )));
+
+    /// The URL with any password hidden, for messages and logs.
+    pub fn describe(&self) -> String {
+        match self {
+            DatabaseTarget::Sqlite(p) => format!("sqlite://{}", p.display()),
+            DatabaseTarget::Postgres(u) => redact_url(u),
+        }
     }
-    Ok(Path::new(url).to_path_buf())
 }
 
 #[cfg(test)]

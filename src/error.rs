@@ -40,7 +40,7 @@ pub enum Error {
     #[error("{0}")]
     NotImplemented(String),
     #[error("database error: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(#[from] crate::db::DbError),
     #[error("storage error: {0}")]
     Io(#[from] std::io::Error),
     #[error("internal error: {0}")]

@@ -203,10 +203,10 @@ async fn check_repo(hub: &Hub, repo: i64) -> Result<RepoCheck> {
 }
 
 /// Every repository as `(database key, TYPE/NS/NAME)`.
-pub fn all_repos(conn: &mut rusqlite::Connection) -> Result<Vec<(i64, String)>> {
+pub fn all_repos(conn: &mut crate::db::Conn) -> Result<Vec<(i64, String)>> {
     let mut st = conn.prepare("SELECT id, repo_type, namespace, name FROM repos ORDER BY id")?;
     let rows = st
-        .query_map([], |r| {
+        .query_map(crate::params![], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 format!(
@@ -217,7 +217,7 @@ pub fn all_repos(conn: &mut rusqlite::Connection) -> Result<Vec<(i64, String)>> 
                 ),
             ))
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<crate::db::DbResult<Vec<_>>>()?;
     Ok(rows)
 }
 

@@ -11,7 +11,8 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
 
-use rusqlite::{params, OptionalExtension};
+use crate::db::OptionalExtension;
+use crate::params;
 use serde::Serialize;
 
 use crate::error::Result;
@@ -156,8 +157,8 @@ pub async fn run(hub: &Hub, opts: &Options, progress: Progress<'_>) -> Result<Re
         .call(|c| {
             let mut st = c.prepare("SELECT repo_id FROM deleted_repos ORDER BY repo_id")?;
             let v = st
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<i64>>>()?;
+                .query_map(crate::params![], |r| r.get(0))?
+                .collect::<crate::db::DbResult<Vec<i64>>>()?;
             Ok(v)
         })
         .await?;
@@ -183,11 +184,11 @@ pub async fn run(hub: &Hub, opts: &Options, progress: Progress<'_>) -> Result<Re
             move |c| {
                 let mut st = c.prepare("SELECT id, lfs_keep_versions FROM repos ORDER BY id")?;
                 let v = st
-                    .query_map([], |r| {
+                    .query_map(crate::params![], |r| {
                         Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?))
                     })?
                     .map(|r| r.map(|(id, k)| (id, k.map(|k| k as u64).unwrap_or(default_keep))))
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                    .collect::<crate::db::DbResult<Vec<_>>>()?;
                 Ok(v)
             }
         })
@@ -251,7 +252,7 @@ pub async fn run(hub: &Hub, opts: &Options, progress: Progress<'_>) -> Result<Re
                 None => "SELECT o.oid, o.size, o.created_at FROM lfs_objects o".to_string(),
             };
             let mut st = c.prepare(&sql)?;
-            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))?;
+            let rows = st.query_map(crate::params![], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))?;
             let mut out = Vec::new();
             for row in rows {
                 let (oid, size, created) = row?;
@@ -281,8 +282,7 @@ pub async fn run(hub: &Hub, opts: &Options, progress: Progress<'_>) -> Result<Re
             let gone = hub
                 .db
                 .call(move |c| {
-                    let tx =
-                        c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                    let tx = crate::db::write_tx(c)?;
                     // Re-check: nothing referenced it since this run started.
                     let newer: i64 = tx.query_row(
                         "SELECT COUNT(*) FROM lfs_history WHERE oid = ?1 AND created_at >= ?2",
@@ -322,12 +322,12 @@ pub async fn run(hub: &Hub, opts: &Options, progress: Progress<'_>) -> Result<Re
                     "SELECT oid, storage_key FROM lfs_objects UNION ALL SELECT oid, storage_key FROM multipart_uploads WHERE storage_key IS NOT NULL",
                 )?;
                 let v = st
-                    .query_map([], |r| {
+                    .query_map(crate::params![], |r| {
                         let oid: String = r.get(0)?;
                         let key: Option<String> = r.get(1)?;
                         Ok(key.unwrap_or_else(|| lfs_key(&oid)))
                     })?
-                    .collect::<rusqlite::Result<HashSet<String>>>()?;
+                    .collect::<crate::db::DbResult<HashSet<String>>>()?;
                 Ok(v)
             })
             .await?;
@@ -408,7 +408,7 @@ pub async fn run(hub: &Hub, opts: &Options, progress: Progress<'_>) -> Result<Re
                     )?;
                     let v = st
                         .query_map([&cut], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-                        .collect::<rusqlite::Result<Vec<Stale>>>()?;
+                        .collect::<crate::db::DbResult<Vec<Stale>>>()?;
                     c.execute(
                         "DELETE FROM multipart_uploads WHERE created_at < ?1",
                         [&cut],

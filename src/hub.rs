@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
+use crate::db::OptionalExtension;
 use rand::RngCore;
-use rusqlite::OptionalExtension;
 
 use crate::config::Config;
 use crate::db::Db;
@@ -33,7 +33,7 @@ impl Hub {
                 config.data_dir.display()
             ))
         })?;
-        let db = Db::open_sqlite(&config.sqlite_path()?)?;
+        let db = Db::open(&config.database_target()?, config.database_pool_size)?;
         let storage = Storage::open(&config)?;
         let signing_key = db.call_sync(load_or_create_signing_key)?;
         Ok(Hub {
@@ -51,17 +51,17 @@ impl Hub {
     }
 }
 
-fn load_or_create_signing_key(conn: &mut rusqlite::Connection) -> Result<Vec<u8>> {
+fn load_or_create_signing_key(conn: &mut crate::db::Conn) -> Result<Vec<u8>> {
     let mut fresh = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut fresh);
     conn.execute(
-        "INSERT OR IGNORE INTO server_settings (key, value) VALUES ('url_signing_key', ?1)",
+        "INSERT INTO server_settings (key, value) VALUES ('url_signing_key', ?1) ON CONFLICT DO NOTHING",
         [hex::encode(fresh)],
     )?;
     let v: Option<String> = conn
         .query_row(
             "SELECT value FROM server_settings WHERE key = 'url_signing_key'",
-            [],
+            crate::params![],
             |r| r.get(0),
         )
         .optional()?;

@@ -1,7 +1,8 @@
 //! Invitations: to join an organization with a role, or (without an organization) to register
 //! on an invitation-only hub. Single use, N uses or unlimited; they expire.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::db::{Conn, OptionalExtension};
+use crate::params;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -50,7 +51,7 @@ pub struct NewInvitation {
 
 const COLS: &str = "i.id, o.username, i.role, i.email, c.username, i.max_usage, i.usage_count, i.expires_at, i.created_at";
 
-fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Invitation> {
+fn from_row(r: &crate::db::Row<'_>) -> crate::db::DbResult<Invitation> {
     let max_usage: Option<i64> = r.get(5)?;
     let usage_count: i64 = r.get(6)?;
     let expires_at: String = r.get(7)?;
@@ -79,11 +80,7 @@ fn select(where_: &str) -> String {
 }
 
 /// Create an invitation; returns its token (shown once) and the row.
-pub fn create(
-    conn: &Connection,
-    actor: &Caller,
-    new: &NewInvitation,
-) -> Result<(String, Invitation)> {
+pub fn create(conn: &Conn, actor: &Caller, new: &NewInvitation) -> Result<(String, Invitation)> {
     if !actor.can_write() {
         return Err(Error::Forbidden("This token is read-only".into()));
     }
@@ -146,17 +143,17 @@ pub fn create(
     let expires = (chrono::Utc::now() + chrono::Duration::days(new.expires_days))
         .format("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string();
-    conn.execute(
-        "INSERT INTO invitations (token_hash, org_id, role, email, created_by, max_usage, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    let id: i64 = conn.query_row(
+        "INSERT INTO invitations (token_hash, org_id, role, email, created_by, max_usage, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
         params![digest(&token), org_id, new.org.as_ref().map(|_| new.role.as_str()), new.email, actor.user.id, new.max_usage, expires, now_str()],
+        |r| r.get(0),
     )?;
-    let id = conn.last_insert_rowid();
     let inv = conn.query_row(&select("i.id = ?1"), [id], from_row)?;
     Ok((token, inv))
 }
 
 /// Look an invitation up by its token.
-pub fn get(conn: &Connection, token: &str) -> Result<Invitation> {
+pub fn get(conn: &Conn, token: &str) -> Result<Invitation> {
     conn.query_row(&select("i.token_hash = ?1"), [digest(token)], from_row)
         .optional()?
         .ok_or_else(|| Error::EntryNotFound("Invitation not found".into()))
@@ -173,7 +170,7 @@ fn usable(inv: &Invitation) -> Result<()> {
 }
 
 /// Count one use of the invitation, atomically against concurrent uses.
-fn consume(conn: &Connection, inv: &Invitation) -> Result<()> {
+fn consume(conn: &Conn, inv: &Invitation) -> Result<()> {
     let n = conn.execute(
         "UPDATE invitations SET usage_count = usage_count + 1 WHERE id = ?1 AND expires_at > ?2 AND \
          (max_usage = -1 OR usage_count < COALESCE(max_usage, 1))",
@@ -186,7 +183,7 @@ fn consume(conn: &Connection, inv: &Invitation) -> Result<()> {
 }
 
 /// Accept: join the organization with the invitation's role.
-pub fn accept(conn: &mut Connection, token: &str, user: &User) -> Result<Invitation> {
+pub fn accept(conn: &mut Conn, token: &str, user: &User) -> Result<Invitation> {
     let inv = get(conn, token)?;
     usable(&inv)?;
     let Some(org) = &inv.org else {
@@ -210,7 +207,7 @@ pub fn accept(conn: &mut Connection, token: &str, user: &User) -> Result<Invitat
 }
 
 /// Use an invitation while registering `user_id` (inside the registration transaction).
-pub fn use_for_registration(conn: &Connection, token: &str, user_id: i64) -> Result<()> {
+pub fn use_for_registration(conn: &Conn, token: &str, user_id: i64) -> Result<()> {
     let inv = get(conn, token)?;
     usable(&inv)?;
     consume(conn, &inv)?;
@@ -221,7 +218,7 @@ pub fn use_for_registration(conn: &Connection, token: &str, user_id: i64) -> Res
     Ok(())
 }
 
-fn require_manager(conn: &Connection, actor: &Caller, inv: &Invitation) -> Result<()> {
+fn require_manager(conn: &Conn, actor: &Caller, inv: &Invitation) -> Result<()> {
     if actor.user.is_admin || inv.created_by.as_deref() == Some(actor.user.username.as_str()) {
         return Ok(());
     }
@@ -234,7 +231,7 @@ fn require_manager(conn: &Connection, actor: &Caller, inv: &Invitation) -> Resul
 }
 
 /// Delete an invitation (its creator, the organization's admins, hub admins).
-pub fn delete(conn: &Connection, actor: &Caller, token: &str) -> Result<()> {
+pub fn delete(conn: &Conn, actor: &Caller, token: &str) -> Result<()> {
     let inv = get(conn, token)?;
     require_manager(conn, actor, &inv)?;
     conn.execute("DELETE FROM invitations WHERE id = ?1", [inv.id])?;
@@ -242,7 +239,7 @@ pub fn delete(conn: &Connection, actor: &Caller, token: &str) -> Result<()> {
 }
 
 /// The invitations of an organization (admins only).
-pub fn list_for_org(conn: &Connection, actor: &Caller, org: &str) -> Result<Vec<Invitation>> {
+pub fn list_for_org(conn: &Conn, actor: &Caller, org: &str) -> Result<Vec<Invitation>> {
     let o = orgs::require_org(conn, org)?;
     if !actor.user.is_admin
         && orgs::role_in(conn, org, actor.user.id)?.is_none_or(|r| r < Role::Admin)
@@ -253,5 +250,5 @@ pub fn list_for_org(conn: &Connection, actor: &Caller, org: &str) -> Result<Vec<
     }
     let mut stmt = conn.prepare(&select("i.org_id = ?1 ORDER BY i.id"))?;
     let rows = stmt.query_map([o.id], from_row)?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    Ok(rows.collect::<crate::db::DbResult<Vec<_>>>()?)
 }

@@ -1,7 +1,8 @@
 //! Likes: one row per (repo, user); the repo's counter moves in the same transaction, so it
 //! stays exact under concurrent likes.
 
-use rusqlite::{params, Connection};
+use crate::db::Conn;
+use crate::params;
 
 use crate::accounts::Caller;
 use crate::db::now_str;
@@ -10,8 +11,8 @@ use crate::perms::readable_repos_sql;
 use crate::repos::{repo_from_row, Repo, REPO_COLS};
 
 /// Like (`true`) or unlike; returns the new count.
-pub fn set_like(conn: &mut Connection, repo_id: i64, user_id: i64, like: bool) -> Result<i64> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+pub fn set_like(conn: &mut Conn, repo_id: i64, user_id: i64, like: bool) -> Result<i64> {
+    let tx = crate::db::write_tx(conn)?;
     let changed = if like {
         tx.execute(
             "INSERT INTO repo_likes (repo_id, user_id, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
@@ -37,7 +38,7 @@ pub fn set_like(conn: &mut Connection, repo_id: i64, user_id: i64, like: bool) -
     Ok(count)
 }
 
-pub fn has_liked(conn: &Connection, repo_id: i64, user_id: i64) -> Result<bool> {
+pub fn has_liked(conn: &Conn, repo_id: i64, user_id: i64) -> Result<bool> {
     Ok(conn.query_row(
         "SELECT COUNT(*) FROM repo_likes WHERE repo_id = ?1 AND user_id = ?2",
         params![repo_id, user_id],
@@ -47,7 +48,7 @@ pub fn has_liked(conn: &Connection, repo_id: i64, user_id: i64) -> Result<bool> 
 
 /// Users who liked a repo, newest first: `(username, full name, liked at)`.
 pub fn likers(
-    conn: &Connection,
+    conn: &Conn,
     repo_id: i64,
     offset: u64,
     limit: u64,
@@ -59,12 +60,12 @@ pub fn likers(
     let rows = stmt.query_map(params![repo_id, limit as i64, offset as i64], |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?))
     })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    Ok(rows.collect::<crate::db::DbResult<Vec<_>>>()?)
 }
 
 /// Repos a user liked that the caller may see: `(repo, liked at)`.
 pub fn liked_by(
-    conn: &Connection,
+    conn: &Conn,
     username: &str,
     caller: Option<&Caller>,
     offset: u64,
@@ -80,5 +81,5 @@ pub fn liked_by(
     let rows = stmt.query_map(params![user.id, limit as i64, offset as i64], |r| {
         Ok((repo_from_row(r)?, r.get(11)?))
     })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    Ok(rows.collect::<crate::db::DbResult<Vec<_>>>()?)
 }

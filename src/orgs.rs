@@ -1,7 +1,8 @@
 //! Organizations: a namespace (a `users` row with `is_org`) whose members have roles.
 //! visitor < member < admin < super-admin; the creator is super-admin.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::db::{Conn, OptionalExtension};
+use crate::params;
 use serde::Serialize;
 
 use crate::accounts::{user_by_name, Caller, User};
@@ -45,17 +46,17 @@ impl Role {
 }
 
 /// Find an organization by name.
-pub fn get_org(conn: &Connection, name: &str) -> Result<Option<User>> {
+pub fn get_org(conn: &Conn, name: &str) -> Result<Option<User>> {
     Ok(user_by_name(conn, name)?.filter(|u| u.is_org))
 }
 
-pub fn require_org(conn: &Connection, name: &str) -> Result<User> {
+pub fn require_org(conn: &Conn, name: &str) -> Result<User> {
     get_org(conn, name)?
         .ok_or_else(|| Error::EntryNotFound(format!("Organization '{name}' not found")))
 }
 
 /// `user_id`'s role in the organization named `org`, if a member.
-pub fn role_in(conn: &Connection, org: &str, user_id: i64) -> Result<Option<Role>> {
+pub fn role_in(conn: &Conn, org: &str, user_id: i64) -> Result<Option<Role>> {
     let r: Option<String> = conn
         .prepare_cached(
             "SELECT m.role FROM org_members m JOIN users o ON o.id = m.org_id \
@@ -68,7 +69,7 @@ pub fn role_in(conn: &Connection, org: &str, user_id: i64) -> Result<Option<Role
 
 /// Create an organization; the creator becomes its super-admin.
 pub fn create_org(
-    conn: &mut Connection,
+    conn: &mut Conn,
     creator: &User,
     name: &str,
     full_name: Option<&str>,
@@ -77,12 +78,13 @@ pub fn create_org(
     names::validate_new_namespace(name)?;
     let tx = crate::db::write_tx(conn)?;
     let now = now_str();
-    let res = tx.execute(
-        "INSERT INTO users (username, normalized_name, is_org, full_name, bio, created_at) VALUES (?1, ?2, 1, ?3, ?4, ?5)",
+    let res = tx.query_row(
+        "INSERT INTO users (username, normalized_name, is_org, full_name, bio, created_at) VALUES (?1, ?2, 1, ?3, ?4, ?5) RETURNING id",
         params![name, names::normalize(name), full_name, bio, now],
+        |r| r.get::<_, i64>(0),
     );
-    match res {
-        Ok(_) => {}
+    let org_id = match res {
+        Ok(id) => id,
         Err(e) if is_unique_violation(&e) => {
             return Err(Error::Conflict {
                 message: format!("The name '{name}' is already taken"),
@@ -90,8 +92,7 @@ pub fn create_org(
             })
         }
         Err(e) => return Err(e.into()),
-    }
-    let org_id = tx.last_insert_rowid();
+    };
     tx.execute(
         "INSERT INTO org_members (org_id, user_id, role, created_at) VALUES (?1, ?2, 'super-admin', ?3)",
         params![org_id, creator.id, now],
@@ -101,7 +102,7 @@ pub fn create_org(
 }
 
 /// Memberships joined with the user (or org) on the `side` of the relation.
-fn memberships(conn: &Connection, side: &str, filter: &str, id: i64) -> Result<Vec<(User, Role)>> {
+fn memberships(conn: &Conn, side: &str, filter: &str, id: i64) -> Result<Vec<(User, Role)>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT x.id, x.username, x.email, x.is_admin, x.is_org, x.full_name, x.created_at, m.role \
          FROM org_members m JOIN users x ON x.id = m.{side} WHERE m.{filter} = ?1 ORDER BY x.username"
@@ -118,17 +119,17 @@ fn memberships(conn: &Connection, side: &str, filter: &str, id: i64) -> Result<V
 }
 
 /// Members with their roles, by name.
-pub fn list_members(conn: &Connection, org_id: i64) -> Result<Vec<(User, Role)>> {
+pub fn list_members(conn: &Conn, org_id: i64) -> Result<Vec<(User, Role)>> {
     memberships(conn, "user_id", "org_id", org_id)
 }
 
 /// Organizations a user belongs to, with the role in each.
-pub fn user_orgs(conn: &Connection, user_id: i64) -> Result<Vec<(User, Role)>> {
+pub fn user_orgs(conn: &Conn, user_id: i64) -> Result<Vec<(User, Role)>> {
     memberships(conn, "org_id", "user_id", user_id)
 }
 
 /// What the actor may do in the org: hub admins act as super-admins.
-fn actor_role(conn: &Connection, org: &User, actor: &Caller) -> Result<Option<Role>> {
+fn actor_role(conn: &Conn, org: &User, actor: &Caller) -> Result<Option<Role>> {
     if !actor.can_write() {
         return Err(Error::Forbidden("This token is read-only".into()));
     }
@@ -138,7 +139,7 @@ fn actor_role(conn: &Connection, org: &User, actor: &Caller) -> Result<Option<Ro
     role_in(conn, &org.username, actor.user.id)
 }
 
-fn count_super_admins(conn: &Connection, org_id: i64) -> Result<i64> {
+fn count_super_admins(conn: &Conn, org_id: i64) -> Result<i64> {
     Ok(conn.query_row(
         "SELECT COUNT(*) FROM org_members WHERE org_id = ?1 AND role = 'super-admin'",
         [org_id],
@@ -164,7 +165,7 @@ fn check_manage(actor: Option<Role>, role: Role, current: Option<Role>) -> Resul
 
 /// Add a member (or change an existing member's role).
 pub fn set_member(
-    conn: &Connection,
+    conn: &Conn,
     actor: &Caller,
     org_name: &str,
     username: &str,
@@ -188,12 +189,7 @@ pub fn set_member(
 }
 
 /// Insert or update a membership without permission checks (invitations, admin CLI).
-pub fn add_member_unchecked(
-    conn: &Connection,
-    org_id: i64,
-    user_id: i64,
-    role: Role,
-) -> Result<()> {
+pub fn add_member_unchecked(conn: &Conn, org_id: i64, user_id: i64, role: Role) -> Result<()> {
     conn.execute(
         "INSERT INTO org_members (org_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4) \
          ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
@@ -203,22 +199,17 @@ pub fn add_member_unchecked(
 }
 
 /// Remove a member; members may always leave themselves (but not as the last super-admin).
-pub fn remove_member(
-    conn: &Connection,
-    actor: &Caller,
-    org_name: &str,
-    username: &str,
-) -> Result<()> {
+pub fn remove_member(conn: &Conn, actor: &Caller, org_name: &str, username: &str) -> Result<()> {
     remove(conn, Some(actor), org_name, username)
 }
 
 /// Remove a membership without permission checks (admin CLI); keeps one super-admin.
-pub fn remove_member_unchecked(conn: &Connection, org_name: &str, username: &str) -> Result<()> {
+pub fn remove_member_unchecked(conn: &Conn, org_name: &str, username: &str) -> Result<()> {
     remove(conn, None, org_name, username)
 }
 
 /// The one removal path: `actor` is checked when given.
-fn remove(conn: &Connection, actor: Option<&Caller>, org_name: &str, username: &str) -> Result<()> {
+fn remove(conn: &Conn, actor: Option<&Caller>, org_name: &str, username: &str) -> Result<()> {
     let org = require_org(conn, org_name)?;
     let user = user_by_name(conn, username)?
         .ok_or_else(|| Error::EntryNotFound(format!("User '{username}' not found")))?;
@@ -243,16 +234,16 @@ fn remove(conn: &Connection, actor: Option<&Caller>, org_name: &str, username: &
 }
 
 /// All organizations, by name (admin listing).
-pub fn list_orgs(conn: &Connection) -> Result<Vec<User>> {
+pub fn list_orgs(conn: &Conn) -> Result<Vec<User>> {
     let mut stmt = conn.prepare(
         "SELECT id, username, email, is_admin, is_org, full_name, created_at FROM users WHERE is_org = 1 ORDER BY username",
     )?;
-    let rows = stmt.query_map([], crate::accounts::user_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    let rows = stmt.query_map(crate::params![], crate::accounts::user_from_row)?;
+    Ok(rows.collect::<crate::db::DbResult<Vec<_>>>()?)
 }
 
 /// Number of members (without loading them).
-pub fn member_count(conn: &Connection, org_id: i64) -> Result<usize> {
+pub fn member_count(conn: &Conn, org_id: i64) -> Result<usize> {
     let n: i64 = conn.query_row(
         "SELECT COUNT(*) FROM org_members WHERE org_id = ?1",
         [org_id],
@@ -262,7 +253,7 @@ pub fn member_count(conn: &Connection, org_id: i64) -> Result<usize> {
 }
 
 /// An organization with its member count.
-pub fn org_with_member_count(conn: &Connection, name: &str) -> Result<(User, usize)> {
+pub fn org_with_member_count(conn: &Conn, name: &str) -> Result<(User, usize)> {
     let org = require_org(conn, name)?;
     let n = member_count(conn, org.id)?;
     Ok((org, n))

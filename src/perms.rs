@@ -1,7 +1,7 @@
 //! The one permission model: who may read, write or administer a repository or namespace.
 //! Every path (HF API, resolve, LFS) asks here.
 
-use rusqlite::Connection;
+use crate::db::Conn;
 
 use crate::accounts::Caller;
 use crate::error::{Error, Result};
@@ -18,7 +18,7 @@ pub enum Access {
 }
 
 /// The caller's access to `repo`. Read-only tokens cap it at `Read`.
-pub fn repo_access(conn: &Connection, repo: &Repo, caller: Option<&Caller>) -> Result<Access> {
+pub fn repo_access(conn: &Conn, repo: &Repo, caller: Option<&Caller>) -> Result<Access> {
     let base = match caller {
         Some(c) if c.user.is_admin => Access::Admin,
         Some(c) if c.user.username == repo.namespace => Access::Admin,
@@ -39,7 +39,7 @@ pub fn repo_access(conn: &Connection, repo: &Repo, caller: Option<&Caller>) -> R
 }
 
 /// Require read access; missing access is indistinguishable from a missing repo.
-pub fn require_read(conn: &Connection, repo: &Repo, caller: Option<&Caller>) -> Result<Access> {
+pub fn require_read(conn: &Conn, repo: &Repo, caller: Option<&Caller>) -> Result<Access> {
     let a = repo_access(conn, repo, caller)?;
     if a == Access::None {
         return Err(Error::repo_not_found());
@@ -48,7 +48,7 @@ pub fn require_read(conn: &Connection, repo: &Repo, caller: Option<&Caller>) -> 
 }
 
 /// Require write access. Callers who cannot even read get 404, the others 403/401.
-pub fn require_write(conn: &Connection, repo: &Repo, caller: Option<&Caller>) -> Result<()> {
+pub fn require_write(conn: &Conn, repo: &Repo, caller: Option<&Caller>) -> Result<()> {
     let a = require_read(conn, repo, caller)?;
     if a >= Access::Write {
         return Ok(());
@@ -65,7 +65,7 @@ pub fn require_write(conn: &Connection, repo: &Repo, caller: Option<&Caller>) ->
 }
 
 /// Require admin access (settings, delete, move).
-pub fn require_admin(conn: &Connection, repo: &Repo, caller: Option<&Caller>) -> Result<()> {
+pub fn require_admin(conn: &Conn, repo: &Repo, caller: Option<&Caller>) -> Result<()> {
     require_write(conn, repo, caller)?;
     if repo_access(conn, repo, caller)? >= Access::Admin {
         Ok(())
@@ -78,11 +78,7 @@ pub fn require_admin(conn: &Connection, repo: &Repo, caller: Option<&Caller>) ->
 
 /// May the caller create repositories in `namespace`? Its owner, org members and above,
 /// hub admins.
-pub fn require_create_in(
-    conn: &Connection,
-    namespace: &str,
-    caller: Option<&Caller>,
-) -> Result<()> {
+pub fn require_create_in(conn: &Conn, namespace: &str, caller: Option<&Caller>) -> Result<()> {
     let Some(c) = caller else {
         return Err(Error::Unauthorized("Authentication required".into()));
     };

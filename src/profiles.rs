@@ -2,8 +2,9 @@
 
 use std::io::Cursor;
 
+use crate::db::{Conn, OptionalExtension};
+use crate::params;
 use image::{imageops::FilterType, DynamicImage, GenericImageView, ImageFormat, Rgb, RgbImage};
-use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use crate::accounts::User;
@@ -77,7 +78,7 @@ pub fn avatar_key(user: &User) -> String {
     format!("avatars/{}.jpg", user.id)
 }
 
-pub fn set_avatar_time(conn: &Connection, user_id: i64, when: Option<&str>) -> Result<()> {
+pub fn set_avatar_time(conn: &Conn, user_id: i64, when: Option<&str>) -> Result<()> {
     conn.execute(
         "UPDATE users SET avatar_updated_at = ?1 WHERE id = ?2",
         params![when, user_id],
@@ -85,7 +86,7 @@ pub fn set_avatar_time(conn: &Connection, user_id: i64, when: Option<&str>) -> R
     Ok(())
 }
 
-pub fn avatar_time(conn: &Connection, user_id: i64) -> Result<Option<String>> {
+pub fn avatar_time(conn: &Conn, user_id: i64) -> Result<Option<String>> {
     Ok(conn
         .query_row(
             "SELECT avatar_updated_at FROM users WHERE id = ?1",
@@ -105,7 +106,7 @@ pub struct ProfileUpdate {
     pub website: Option<String>,
 }
 
-pub fn update_profile(conn: &Connection, user_id: i64, upd: &ProfileUpdate) -> Result<()> {
+pub fn update_profile(conn: &Conn, user_id: i64, upd: &ProfileUpdate) -> Result<()> {
     let check_len = |what: &str, v: &Option<String>, max: usize| match v {
         Some(s) if s.len() > max => Err(Error::bad_request(format!(
             "{what} is too long (at most {max} bytes)"
@@ -165,7 +166,7 @@ pub struct Profile {
     pub avatar_updated_at: Option<String>,
 }
 
-pub fn profile(conn: &Connection, user_id: i64) -> Result<Profile> {
+pub fn profile(conn: &Conn, user_id: i64) -> Result<Profile> {
     Ok(conn.query_row(
         "SELECT bio, website, avatar_updated_at FROM users WHERE id = ?1",
         [user_id],
@@ -190,7 +191,7 @@ pub struct NameCheck {
 
 /// Is `name` free as a user/org name, or (with a namespace) as a repo name of `repo_type`?
 pub fn check_name(
-    conn: &Connection,
+    conn: &Conn,
     name: &str,
     namespace: Option<&str>,
     repo_type: RepoType,

@@ -2,7 +2,8 @@
 //! bytes come in (preupload, LFS batch, commit, git push) or change buckets (visibility,
 //! move). Repo usage = regular files on `main` + unique LFS objects in its history.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::db::{Conn, OptionalExtension};
+use crate::params;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -61,9 +62,9 @@ pub fn human(n: u64) -> String {
 }
 
 /// Bytes of the unique LFS objects in a repo's history.
-pub fn repo_lfs_bytes(conn: &Connection, repo_id: i64) -> Result<u64> {
+pub fn repo_lfs_bytes(conn: &Conn, repo_id: i64) -> Result<u64> {
     let n: i64 = conn.query_row(
-        "SELECT COALESCE(SUM(size), 0) FROM (SELECT oid, MAX(size) AS size FROM lfs_history WHERE repo_id = ?1 GROUP BY oid)",
+        "SELECT COALESCE(SUM(size), 0) FROM (SELECT oid, MAX(size) AS size FROM lfs_history WHERE repo_id = ?1 GROUP BY oid) AS per_object",
         [repo_id],
         |r| r.get(0),
     )?;
@@ -98,20 +99,20 @@ pub async fn recalc_repo(hub: &Hub, repo_id: i64) -> Result<u64> {
 }
 
 /// Ids of a namespace's repositories (for recalculation).
-pub fn namespace_repo_ids(conn: &Connection, ns: &str) -> Result<Vec<i64>> {
+pub fn namespace_repo_ids(conn: &Conn, ns: &str) -> Result<Vec<i64>> {
     let mut st = conn.prepare("SELECT id FROM repos WHERE namespace = ?1 ORDER BY id")?;
     let ids = st
         .query_map([ns], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<i64>>>()?;
+        .collect::<crate::db::DbResult<Vec<i64>>>()?;
     Ok(ids)
 }
 
 /// Ids of every repository.
-pub fn all_repo_ids(conn: &Connection) -> Result<Vec<i64>> {
+pub fn all_repo_ids(conn: &Conn) -> Result<Vec<i64>> {
     let mut st = conn.prepare("SELECT id FROM repos ORDER BY id")?;
     let ids = st
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<i64>>>()?;
+        .query_map(crate::params![], |r| r.get(0))?
+        .collect::<crate::db::DbResult<Vec<i64>>>()?;
     Ok(ids)
 }
 
@@ -126,7 +127,7 @@ pub struct NamespaceQuota {
     pub public_used_bytes: u64,
 }
 
-pub fn namespace_quota(conn: &Connection, ns: &str) -> Result<NamespaceQuota> {
+pub fn namespace_quota(conn: &Conn, ns: &str) -> Result<NamespaceQuota> {
     let row: Option<(bool, Option<i64>, Option<i64>)> = conn
         .query_row(
             "SELECT is_org, private_quota_bytes, public_quota_bytes FROM users WHERE username = ?1",
@@ -164,13 +165,7 @@ fn exceeded(what: &str, used: u64, quota: u64, extra: u64) -> Error {
 }
 
 /// Would `extra` more bytes in `repo` (as `private`, in namespace `ns`) fit every quota?
-pub fn check(
-    conn: &Connection,
-    repo_id: Option<i64>,
-    ns: &str,
-    private: bool,
-    extra: u64,
-) -> Result<()> {
+pub fn check(conn: &Conn, repo_id: Option<i64>, ns: &str, private: bool, extra: u64) -> Result<()> {
     if extra == 0 {
         return Ok(());
     }
@@ -206,12 +201,12 @@ pub fn check(
 }
 
 /// Check adding `extra` bytes to an existing repo.
-pub fn check_repo(conn: &Connection, repo: &Repo, extra: u64) -> Result<()> {
+pub fn check_repo(conn: &Conn, repo: &Repo, extra: u64) -> Result<()> {
     check(conn, Some(repo.id), &repo.namespace, repo.private, extra)
 }
 
 /// Check moving a repo's whole usage into another bucket (visibility change or move).
-pub fn check_rehome(conn: &Connection, repo: &Repo, ns: &str, private: bool) -> Result<()> {
+pub fn check_rehome(conn: &Conn, repo: &Repo, ns: &str, private: bool) -> Result<()> {
     if ns == repo.namespace && private == repo.private {
         return Ok(());
     }
@@ -224,7 +219,7 @@ pub fn check_rehome(conn: &Connection, repo: &Repo, ns: &str, private: bool) -> 
 }
 
 /// Bytes of `oids` (with sizes) that the repo's history does not hold yet.
-pub fn new_lfs_bytes(conn: &Connection, repo_id: i64, objects: &[(String, u64)]) -> Result<u64> {
+pub fn new_lfs_bytes(conn: &Conn, repo_id: i64, objects: &[(String, u64)]) -> Result<u64> {
     let mut seen = std::collections::HashSet::new();
     let mut total = 0;
     for (oid, size) in objects {
@@ -238,7 +233,7 @@ pub fn new_lfs_bytes(conn: &Connection, repo_id: i64, objects: &[(String, u64)])
 
 /// Set a namespace's quotas (`Some(None)`: unlimited, `None`: unchanged).
 pub fn set_namespace_quota(
-    conn: &Connection,
+    conn: &Conn,
     ns: &str,
     private: Option<Option<u64>>,
     public: Option<Option<u64>>,
@@ -259,7 +254,7 @@ pub fn set_namespace_quota(
     namespace_quota(conn, ns)
 }
 
-pub fn set_repo_quota(conn: &Connection, repo_id: i64, quota: Option<u64>) -> Result<()> {
+pub fn set_repo_quota(conn: &Conn, repo_id: i64, quota: Option<u64>) -> Result<()> {
     conn.execute(
         "UPDATE repos SET quota_bytes = ?1 WHERE id = ?2",
         params![quota.map(|v| v as i64), repo_id],
@@ -268,7 +263,7 @@ pub fn set_repo_quota(conn: &Connection, repo_id: i64, quota: Option<u64>) -> Re
 }
 
 /// `(quota, used)` of a repo.
-pub fn repo_quota(conn: &Connection, repo_id: i64) -> Result<(Option<u64>, u64)> {
+pub fn repo_quota(conn: &Conn, repo_id: i64) -> Result<(Option<u64>, u64)> {
     let (q, u): (Option<i64>, i64) = conn.query_row(
         "SELECT quota_bytes, used_bytes FROM repos WHERE id = ?1",
         [repo_id],

@@ -1,8 +1,9 @@
 //! SSH public keys of users: parsed for real (the wire format inside the base64), fingerprinted
 //! as OpenSSH does (`SHA256:` + unpadded base64 of the key blob), one owner per fingerprint.
 
+use crate::db::{Conn, OptionalExtension};
+use crate::params;
 use base64::Engine;
-use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -159,7 +160,7 @@ pub struct SshKey {
 
 const COLS: &str = "id, title, key_type, public_key, fingerprint, created_at, last_used";
 
-fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SshKey> {
+fn from_row(r: &crate::db::Row<'_>) -> crate::db::DbResult<SshKey> {
     Ok(SshKey {
         id: r.get(0)?,
         title: r.get(1)?,
@@ -171,7 +172,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SshKey> {
     })
 }
 
-pub fn add(conn: &Connection, user_id: i64, title: Option<&str>, key: &str) -> Result<SshKey> {
+pub fn add(conn: &Conn, user_id: i64, title: Option<&str>, key: &str) -> Result<SshKey> {
     let parsed = parse(key)?;
     let title = title
         .map(str::trim)
@@ -182,12 +183,13 @@ pub fn add(conn: &Connection, user_id: i64, title: Option<&str>, key: &str) -> R
     if title.len() > 200 {
         return Err(Error::bad_request("Title too long"));
     }
-    let res = conn.execute(
-        "INSERT INTO ssh_keys (user_id, key_type, public_key, fingerprint, title, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    let res = conn.query_row(
+        "INSERT INTO ssh_keys (user_id, key_type, public_key, fingerprint, title, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
         params![user_id, parsed.key_type, parsed.canonical, parsed.fingerprint, title, now_str()],
+        |r| r.get::<_, i64>(0),
     );
-    match res {
-        Ok(_) => {}
+    let id = match res {
+        Ok(id) => id,
         Err(e) if is_unique_violation(&e) => {
             return Err(Error::Conflict {
                 message: format!("This key ({}) is already registered", parsed.fingerprint),
@@ -195,19 +197,19 @@ pub fn add(conn: &Connection, user_id: i64, title: Option<&str>, key: &str) -> R
             })
         }
         Err(e) => return Err(e.into()),
-    }
-    get(conn, user_id, conn.last_insert_rowid())
+    };
+    get(conn, user_id, id)
 }
 
-pub fn list(conn: &Connection, user_id: i64) -> Result<Vec<SshKey>> {
+pub fn list(conn: &Conn, user_id: i64) -> Result<Vec<SshKey>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLS} FROM ssh_keys WHERE user_id = ?1 ORDER BY id"
     ))?;
     let rows = stmt.query_map([user_id], from_row)?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    Ok(rows.collect::<crate::db::DbResult<Vec<_>>>()?)
 }
 
-pub fn get(conn: &Connection, user_id: i64, id: i64) -> Result<SshKey> {
+pub fn get(conn: &Conn, user_id: i64, id: i64) -> Result<SshKey> {
     conn.query_row(
         &format!("SELECT {COLS} FROM ssh_keys WHERE user_id = ?1 AND id = ?2"),
         params![user_id, id],
@@ -217,7 +219,7 @@ pub fn get(conn: &Connection, user_id: i64, id: i64) -> Result<SshKey> {
     .ok_or_else(|| Error::EntryNotFound(format!("SSH key {id} not found")))
 }
 
-pub fn delete(conn: &Connection, user_id: i64, id: i64) -> Result<()> {
+pub fn delete(conn: &Conn, user_id: i64, id: i64) -> Result<()> {
     if conn.execute(
         "DELETE FROM ssh_keys WHERE user_id = ?1 AND id = ?2",
         params![user_id, id],

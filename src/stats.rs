@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 
+use crate::db::Conn;
+use crate::params;
 use chrono::{NaiveDate, Utc};
-use rusqlite::{params, Connection};
 
 use crate::db::now_str;
 use crate::error::Result;
@@ -15,7 +16,7 @@ pub const BUCKET_SECS: i64 = 900;
 /// Count a download of `file` by the session `session_key`. A session counts once per bucket
 /// (a snapshot or clone of many files is one download); repeats only add to its file count.
 pub fn record_download(
-    conn: &mut Connection,
+    conn: &mut Conn,
     repo_id: i64,
     session_key: &str,
     authenticated: bool,
@@ -23,7 +24,7 @@ pub fn record_download(
 ) -> Result<bool> {
     let bucket = Utc::now().timestamp() / BUCKET_SECS;
     let now = now_str();
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let tx = crate::db::write_tx(conn)?;
     let new = tx.execute(
         "INSERT INTO download_sessions (repo_id, session_key, time_bucket, authenticated, file_count, first_file, first_download_at, last_download_at) \
          VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?6) ON CONFLICT DO NOTHING",
@@ -54,7 +55,15 @@ pub struct Day {
     pub files: i64,
 }
 
-const DAY_OF_BUCKET: &str = "date(time_bucket * 900, 'unixepoch')";
+/// The UTC day (`YYYY-MM-DD`) of a session's 15-minute bucket, in the connection's dialect.
+fn day_of_bucket(conn: &Conn) -> &'static str {
+    match conn.backend() {
+        crate::db::Backend::Sqlite => "date(time_bucket * 900, 'unixepoch')",
+        crate::db::Backend::Postgres => {
+            "to_char(to_timestamp(time_bucket * 900) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+        }
+    }
+}
 
 /// What `rollup` did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -65,20 +74,17 @@ pub struct RollupReport {
 
 /// Aggregate sessions into `daily_repo_stats` (recomputing whole days, so running it twice
 /// changes nothing), then prune sessions of whole days older than `keep_days`.
-pub fn rollup(
-    conn: &mut Connection,
-    since: Option<NaiveDate>,
-    keep_days: i64,
-) -> Result<RollupReport> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+pub fn rollup(conn: &mut Conn, since: Option<NaiveDate>, keep_days: i64) -> Result<RollupReport> {
+    let tx = crate::db::write_tx(conn)?;
     let since_s = since
         .map(|d| d.format("%Y-%m-%d").to_string())
         .unwrap_or_else(|| "0000-00-00".into());
+    let day = day_of_bucket(&tx);
     let days_written = tx.execute(
         &format!(
             "INSERT INTO daily_repo_stats (repo_id, date, download_sessions, authenticated_downloads, anonymous_downloads, total_files) \
-             SELECT repo_id, {DAY_OF_BUCKET} AS d, COUNT(*), SUM(authenticated), SUM(1 - authenticated), SUM(file_count) \
-             FROM download_sessions WHERE {DAY_OF_BUCKET} >= ?1 GROUP BY repo_id, d \
+             SELECT repo_id, {day} AS d, COUNT(*), SUM(authenticated), SUM(1 - authenticated), SUM(file_count) \
+             FROM download_sessions WHERE {day} >= ?1 GROUP BY repo_id, d \
              ON CONFLICT (repo_id, date) DO UPDATE SET download_sessions = excluded.download_sessions, \
              authenticated_downloads = excluded.authenticated_downloads, anonymous_downloads = excluded.anonymous_downloads, \
              total_files = excluded.total_files"
@@ -114,7 +120,7 @@ pub fn rollup(
 
 /// Per-day downloads of one repo over the last `days` days (today included): sessions still
 /// present are counted directly, older days come from the rollup.
-pub fn recent(conn: &Connection, repo_id: i64, days: i64) -> Result<Vec<Day>> {
+pub fn recent(conn: &Conn, repo_id: i64, days: i64) -> Result<Vec<Day>> {
     let per_repo = recent_by_repo(conn, Some(repo_id), days)?;
     let mut map = per_repo.get(&repo_id).cloned().unwrap_or_default();
     let today = Utc::now().date_naive();
@@ -133,7 +139,7 @@ pub fn recent(conn: &Connection, repo_id: i64, days: i64) -> Result<Vec<Day>> {
 
 /// Per repo, per day downloads over the last `days` days.
 pub fn recent_by_repo(
-    conn: &Connection,
+    conn: &Conn,
     repo: Option<i64>,
     days: i64,
 ) -> Result<HashMap<i64, HashMap<String, Day>>> {
@@ -148,19 +154,20 @@ pub fn recent_by_repo(
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|t| t.and_utc().timestamp() / BUCKET_SECS)
         .unwrap_or(0);
+    let day = day_of_bucket(conn);
     let mut out: HashMap<i64, HashMap<String, Day>> = HashMap::new();
     // Rolled-up days first, then live sessions, which win for the days they cover.
     let queries = [
         (
             format!("SELECT repo_id, date, download_sessions, authenticated_downloads, anonymous_downloads, total_files FROM daily_repo_stats WHERE date >= ?1{repo_filter}"),
-            rusqlite::types::Value::Text(start.clone()),
+            crate::db::Value::Text(start.clone()),
         ),
         (
             format!(
-                "SELECT repo_id, {DAY_OF_BUCKET} AS d, COUNT(*), SUM(authenticated), SUM(1 - authenticated), SUM(file_count) \
+                "SELECT repo_id, {day} AS d, COUNT(*), SUM(authenticated), SUM(1 - authenticated), SUM(file_count) \
                  FROM download_sessions WHERE time_bucket >= ?1{repo_filter} GROUP BY repo_id, d"
             ),
-            rusqlite::types::Value::Integer(start_bucket),
+            crate::db::Value::Int(start_bucket),
         ),
     ];
     for (sql, arg) in queries {
@@ -186,7 +193,7 @@ pub fn recent_by_repo(
 }
 
 /// Trending score: Σ over the last 7 days of ln(1 + downloads) × 0.8^days_ago.
-pub fn trending_scores(conn: &Connection) -> Result<HashMap<i64, f64>> {
+pub fn trending_scores(conn: &Conn) -> Result<HashMap<i64, f64>> {
     let today = Utc::now().date_naive();
     let mut out = HashMap::new();
     for (repo, days) in recent_by_repo(conn, None, 7)? {
@@ -203,7 +210,7 @@ pub fn trending_scores(conn: &Connection) -> Result<HashMap<i64, f64>> {
 }
 
 /// Total downloads per repo over the last `days` days.
-pub fn recent_totals(conn: &Connection, days: i64) -> Result<HashMap<i64, i64>> {
+pub fn recent_totals(conn: &Conn, days: i64) -> Result<HashMap<i64, i64>> {
     Ok(recent_by_repo(conn, None, days)?
         .into_iter()
         .map(|(id, m)| (id, m.values().map(|d| d.downloads).sum()))

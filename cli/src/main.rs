@@ -17,7 +17,8 @@ struct Cli {
     /// Data directory: SQLite file and local storage (also KOHAKU_HUB_DATA_DIR).
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
-    /// Database URL: sqlite://PATH or a file path (also KOHAKU_HUB_DATABASE_URL).
+    /// Database URL: sqlite://PATH, a file path, or postgres://USER@HOST/DB (also
+    /// KOHAKU_HUB_DATABASE_URL).
     #[arg(long, global = true)]
     database_url: Option<String>,
     #[command(subcommand)]

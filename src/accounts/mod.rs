@@ -7,7 +7,8 @@ mod tokens;
 pub use password::{hash_password, verify_password};
 pub use tokens::{create_token, list_tokens, revoke_token, token_caller, TokenInfo, TokenRole};
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use crate::db::{Conn, OptionalExtension, Row};
+use crate::params;
 use serde::Serialize;
 
 use crate::db::{is_unique_violation, now_str};
@@ -30,7 +31,7 @@ const USER_COLS: &str = "id, username, email, is_admin, is_org, full_name, creat
 
 /// A `User` from the first seven columns of a row (id, username, email, is_admin, is_org,
 /// full_name, created_at).
-pub fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
+pub fn user_from_row(r: &Row<'_>) -> crate::db::DbResult<User> {
     Ok(User {
         id: r.get(0)?,
         username: r.get(1)?,
@@ -92,7 +93,7 @@ fn validate_email(email: &str) -> Result<()> {
 
 /// Create a user; the name must be free among users and organisations (normalised).
 pub fn create_user(
-    conn: &Connection,
+    conn: &Conn,
     username: &str,
     email: &str,
     password: &str,
@@ -120,7 +121,7 @@ pub fn create_user(
     user_by_name(conn, username)?.ok_or_else(|| Error::internal("user vanished after insert"))
 }
 
-pub fn user_by_name(conn: &Connection, username: &str) -> Result<Option<User>> {
+pub fn user_by_name(conn: &Conn, username: &str) -> Result<Option<User>> {
     Ok(conn
         .query_row(
             &format!("SELECT {USER_COLS} FROM users WHERE username = ?1"),
@@ -131,13 +132,13 @@ pub fn user_by_name(conn: &Connection, username: &str) -> Result<Option<User>> {
 }
 
 /// A (non-organization) user by name, or `EntryNotFound`.
-pub fn require_user(conn: &Connection, username: &str) -> Result<User> {
+pub fn require_user(conn: &Conn, username: &str) -> Result<User> {
     user_by_name(conn, username)?
         .filter(|u| !u.is_org)
         .ok_or_else(|| Error::EntryNotFound(format!("User '{username}' not found")))
 }
 
-pub fn user_by_id(conn: &Connection, id: i64) -> Result<Option<User>> {
+pub fn user_by_id(conn: &Conn, id: i64) -> Result<Option<User>> {
     Ok(conn
         .query_row(
             &format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
@@ -147,12 +148,12 @@ pub fn user_by_id(conn: &Connection, id: i64) -> Result<Option<User>> {
         .optional()?)
 }
 
-pub fn list_users(conn: &Connection) -> Result<Vec<User>> {
+pub fn list_users(conn: &Conn) -> Result<Vec<User>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {USER_COLS} FROM users WHERE is_org = 0 ORDER BY username"
     ))?;
-    let rows = stmt.query_map([], user_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    let rows = stmt.query_map(crate::params![], user_from_row)?;
+    Ok(rows.collect::<crate::db::DbResult<Vec<_>>>()?)
 }
 
 /// Why a login was refused.
@@ -164,7 +165,7 @@ pub enum LoginError {
 
 /// Check a password (by user name or email). Unknown users and wrong passwords look the same.
 pub fn login(
-    conn: &Connection,
+    conn: &Conn,
     username: &str,
     password: &str,
 ) -> Result<std::result::Result<User, LoginError>> {
@@ -212,7 +213,7 @@ pub fn check_password_strength(password: &str, username: &str) -> Result<()> {
 }
 
 /// Change a user's password; all their sessions end.
-pub fn set_password(conn: &Connection, user_id: i64, username: &str, password: &str) -> Result<()> {
+pub fn set_password(conn: &Conn, user_id: i64, username: &str, password: &str) -> Result<()> {
     check_password_strength(password, username)?;
     conn.execute(
         "UPDATE users SET password_hash = ?1 WHERE id = ?2",
@@ -223,7 +224,7 @@ pub fn set_password(conn: &Connection, user_id: i64, username: &str, password: &
 }
 
 /// Grant or take hub-admin rights.
-pub fn set_admin(conn: &Connection, username: &str, admin: bool) -> Result<()> {
+pub fn set_admin(conn: &Conn, username: &str, admin: bool) -> Result<()> {
     let n = conn.execute(
         "UPDATE users SET is_admin = ?1 WHERE username = ?2 AND is_org = 0",
         params![admin, username],
@@ -235,7 +236,7 @@ pub fn set_admin(conn: &Connection, username: &str, admin: bool) -> Result<()> {
 }
 
 /// Delete a user. Refused while they own repositories or are an organization's last super-admin.
-pub fn delete_user(conn: &mut Connection, username: &str) -> Result<()> {
+pub fn delete_user(conn: &mut Conn, username: &str) -> Result<()> {
     let user = user_by_name(conn, username)?
         .filter(|u| !u.is_org)
         .ok_or_else(|| Error::EntryNotFound(format!("User '{username}' not found")))?;
@@ -267,7 +268,7 @@ pub fn delete_user(conn: &mut Connection, username: &str) -> Result<()> {
 /// Register over HTTP under the hub's policy. With `verified = false` the user cannot log in
 /// until the emailed link is followed.
 pub fn register(
-    conn: &mut Connection,
+    conn: &mut Conn,
     policy: crate::config::Registration,
     username: &str,
     email: &str,
@@ -308,8 +309,8 @@ pub fn register(
 mod tests {
     use super::*;
 
-    pub(crate) fn mem_db() -> Connection {
-        let mut c = Connection::open_in_memory().unwrap();
+    pub(crate) fn mem_db() -> Conn {
+        let mut c = Conn::open_in_memory().unwrap();
         crate::db::migrate(&mut c).unwrap();
         c
     }
@@ -339,7 +340,9 @@ mod tests {
         assert_eq!(caller.user.username, "alice");
         assert!(!caller.can_write());
         let stored: String = c
-            .query_row("SELECT token_hash FROM tokens", [], |r| r.get(0))
+            .query_row("SELECT token_hash FROM tokens", crate::params![], |r| {
+                r.get(0)
+            })
             .unwrap();
         assert_ne!(stored, tok, "token stored hashed");
         let id = list_tokens(&c, u.id).unwrap()[0].id;

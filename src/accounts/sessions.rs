@@ -1,7 +1,8 @@
 //! Login sessions: a random id in an HttpOnly cookie, stored as a sha256 digest with an expiry.
 
+use crate::db::{Conn, OptionalExtension};
+use crate::params;
 use rand::RngCore;
-use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 use super::{user_by_id, Caller};
@@ -29,7 +30,7 @@ fn expiry(hours: u64) -> String {
 }
 
 /// Open a session; returns the cookie value and its expiry.
-pub fn create_session(conn: &Connection, user_id: i64, hours: u64) -> Result<(String, String)> {
+pub fn create_session(conn: &Conn, user_id: i64, hours: u64) -> Result<(String, String)> {
     let sid = random_secret();
     let expires = expiry(hours);
     conn.execute(
@@ -40,7 +41,7 @@ pub fn create_session(conn: &Connection, user_id: i64, hours: u64) -> Result<(St
 }
 
 /// The caller behind a session cookie; `None` when unknown or expired (and expired ones go).
-pub fn session_caller(conn: &Connection, sid: &str) -> Result<Option<Caller>> {
+pub fn session_caller(conn: &Conn, sid: &str) -> Result<Option<Caller>> {
     let row: Option<(i64, String)> = conn
         .query_row(
             "SELECT user_id, expires_at FROM sessions WHERE session_hash = ?1",
@@ -72,7 +73,7 @@ pub fn session_caller(conn: &Connection, sid: &str) -> Result<Option<Caller>> {
     Ok(user_by_id(conn, user_id)?.map(|user| Caller { user, token: None }))
 }
 
-pub fn delete_session(conn: &Connection, sid: &str) -> Result<bool> {
+pub fn delete_session(conn: &Conn, sid: &str) -> Result<bool> {
     Ok(conn.execute(
         "DELETE FROM sessions WHERE session_hash = ?1",
         [digest(sid)],
@@ -80,7 +81,7 @@ pub fn delete_session(conn: &Connection, sid: &str) -> Result<bool> {
 }
 
 /// Store an email verification token for the user; returns the token.
-pub fn create_email_verification(conn: &Connection, user_id: i64) -> Result<String> {
+pub fn create_email_verification(conn: &Conn, user_id: i64) -> Result<String> {
     let token = random_secret();
     conn.execute(
         "INSERT INTO email_verifications (token_hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
@@ -90,7 +91,7 @@ pub fn create_email_verification(conn: &Connection, user_id: i64) -> Result<Stri
 }
 
 /// Mark the token's user verified; `None` when the token is unknown or expired.
-pub fn verify_email(conn: &Connection, token: &str) -> Result<Option<i64>> {
+pub fn verify_email(conn: &Conn, token: &str) -> Result<Option<i64>> {
     let row: Option<(i64, String)> = conn
         .query_row(
             "SELECT user_id, expires_at FROM email_verifications WHERE token_hash = ?1",

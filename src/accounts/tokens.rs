@@ -1,8 +1,9 @@
 //! API tokens: random, shown once, stored as sha256 digests (lookup by digest).
 
+use crate::db::{Conn, OptionalExtension};
+use crate::params;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
-use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -49,12 +50,7 @@ fn digest(token: &str) -> String {
 }
 
 /// Create a token and return its secret, the only time it is visible.
-pub fn create_token(
-    conn: &Connection,
-    user_id: i64,
-    name: &str,
-    role: TokenRole,
-) -> Result<String> {
+pub fn create_token(conn: &Conn, user_id: i64, name: &str, role: TokenRole) -> Result<String> {
     let name = name.trim();
     if name.is_empty() || name.len() > 100 {
         return Err(Error::bad_request("Token name must be 1 to 100 characters"));
@@ -73,7 +69,7 @@ pub fn create_token(
 }
 
 /// Resolve a bearer token to its caller; `None` for an unknown or revoked token.
-pub fn token_caller(conn: &Connection, token: &str) -> Result<Option<Caller>> {
+pub fn token_caller(conn: &Conn, token: &str) -> Result<Option<Caller>> {
     let row: Option<(i64, i64, String, String, Option<String>, String)> = conn
         .query_row(
             "SELECT id, user_id, name, role, last_used_at, created_at FROM tokens WHERE token_hash = ?1",
@@ -119,7 +115,7 @@ pub fn token_caller(conn: &Connection, token: &str) -> Result<Option<Caller>> {
     }))
 }
 
-pub fn list_tokens(conn: &Connection, user_id: i64) -> Result<Vec<TokenInfo>> {
+pub fn list_tokens(conn: &Conn, user_id: i64) -> Result<Vec<TokenInfo>> {
     let mut stmt = conn.prepare(
         "SELECT id, name, role, last_used_at, created_at FROM tokens WHERE user_id = ?1 ORDER BY id",
     )?;
@@ -132,10 +128,10 @@ pub fn list_tokens(conn: &Connection, user_id: i64) -> Result<Vec<TokenInfo>> {
             created_at: r.get(4)?,
         })
     })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    Ok(rows.collect::<crate::db::DbResult<Vec<_>>>()?)
 }
 
-pub fn revoke_token(conn: &Connection, user_id: i64, token_id: i64) -> Result<()> {
+pub fn revoke_token(conn: &Conn, user_id: i64, token_id: i64) -> Result<()> {
     let n = conn.execute(
         "DELETE FROM tokens WHERE id = ?1 AND user_id = ?2",
         params![token_id, user_id],

@@ -1,6 +1,7 @@
 //! Turning a parsed commit request into a git commit and moving the branch by CAS.
 
-use rusqlite::{params, Connection};
+use crate::db::Conn;
+use crate::params;
 
 use super::ops::{CommitRequest, Op};
 use super::tree_edit::TreeEditor;
@@ -51,7 +52,7 @@ pub fn signature_for(caller: &Caller) -> Signature {
 
 /// Record the LFS files a commit added, then move the ref; all in one transaction.
 pub fn finish_ref_move(
-    conn: &mut Connection,
+    conn: &mut Conn,
     repo_id: i64,
     branch: &str,
     old: Option<&str>,

@@ -1,20 +1,51 @@
-//! Metadata database: a small pool of SQLite connections used from the blocking pool.
+//! Metadata database: SQLite (embedded default) or PostgreSQL (several hub processes), behind
+//! one small pool.
 //!
-//! rusqlite is synchronous; every call goes through [`Db::call`], which runs the closure on
-//! tokio's blocking threads so the reactor never waits on the disk.
+//! Both drivers are used synchronously; every call goes through [`Db::call`], which runs the
+//! closure on tokio's blocking threads so the reactor never waits on the database.
 
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use rusqlite::Connection;
 use tokio::sync::Semaphore;
 
+use crate::config::DatabaseTarget;
 use crate::error::{Error, Result};
 
+mod conn;
+pub mod copy;
 mod migrate;
-pub use migrate::{applied_versions, migrate, MIGRATIONS};
+mod pg;
+mod sqlite;
+mod value;
 
-const POOL_SIZE: usize = 8;
+pub use conn::{write_tx, Backend, Conn, DbResult, OptionalExtension, Stmt, Tx};
+pub use migrate::{applied_versions, migrate, pg_ddl, MIGRATIONS};
+pub use value::{params_from_iter, FromValue, Params, Row, ToValue, Value};
+
+/// A database failure, whichever engine reported it.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("postgres: {}", pg_message(.0))]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("query returned no rows")]
+    NoRows,
+    #[error("column {0}: {1}")]
+    Column(String, String),
+    #[error("{0}")]
+    Other(String),
+}
+
+fn pg_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => match std::error::Error::source(e) {
+            Some(src) => format!("{e}: {src}"),
+            None => e.to_string(),
+        },
+    }
+}
 
 /// Shared handle to the database.
 #[derive(Clone)]
@@ -22,46 +53,174 @@ pub struct Db {
     inner: Arc<Inner>,
 }
 
-struct Inner {
-    conns: Mutex<Vec<Connection>>,
-    permits: Semaphore,
+enum Target {
+    Sqlite(std::path::PathBuf),
+    Pg {
+        config: Box<tokio_postgres::Config>,
+        rt: PgRuntime,
+    },
 }
 
-fn open_conn(path: &Path) -> Result<Connection> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    Ok(conn)
+struct Inner {
+    target: Target,
+    conns: Mutex<Vec<Conn>>,
+    permits: Semaphore,
+    describe: String,
+}
+
+/// The runtime that drives PostgreSQL connections, shut down without blocking when the pool
+/// goes (which may happen inside another runtime).
+struct PgRuntime(Option<tokio::runtime::Runtime>);
+
+impl PgRuntime {
+    fn handle(&self) -> Result<&tokio::runtime::Handle> {
+        self.0
+            .as_ref()
+            .map(|r| r.handle())
+            .ok_or_else(|| Error::internal("database runtime stopped"))
+    }
+}
+
+impl Drop for PgRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Run `f` where blocking is allowed: here when no runtime is on this thread, otherwise on a
+/// scoped thread of its own (CLI code inside `block_on`, tests).
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|s| match s.spawn(f).join() {
+        Ok(v) => v,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
 }
 
 impl Db {
-    /// Open (creating if needed) the SQLite file and apply pending migrations.
-    pub fn open_sqlite(path: &Path) -> Result<Db> {
-        if let Some(parent) = path.parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent)?;
+    /// Open the database the target names, check it is reachable, and apply pending
+    /// migrations.
+    pub fn open(target: &DatabaseTarget, pool_size: usize) -> Result<Db> {
+        Db::open_with(target, pool_size, true)
+    }
+
+    /// [`Db::open`], applying migrations only when `migrate_now` (`kohaku db migrate` reports
+    /// what it applies; tools that only read leave the schema alone).
+    pub fn open_with(target: &DatabaseTarget, pool_size: usize, migrate_now: bool) -> Result<Db> {
+        let pool_size = pool_size.max(1);
+        let (target_inner, describe) = match target {
+            DatabaseTarget::Sqlite(path) => {
+                if let Some(parent) = path.parent() {
+                    if !parent.as_os_str().is_empty() {
+                        std::fs::create_dir_all(parent)?;
+                    }
+                }
+                // SQLite has one writer; more than 8 connections only add contention.
+                (Target::Sqlite(path.clone()), target.describe())
             }
-        }
-        let mut first = open_conn(path)?;
-        migrate(&mut first)?;
-        let mut conns = vec![first];
-        for _ in 1..POOL_SIZE {
-            conns.push(open_conn(path)?);
-        }
-        Ok(Db {
+            DatabaseTarget::Postgres(url) => {
+                let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+                    Error::bad_request(format!(
+                        "database URL {} is not valid: {e}",
+                        target.describe()
+                    ))
+                })?;
+                if config.get_connect_timeout().is_none() {
+                    config.connect_timeout(std::time::Duration::from_secs(10));
+                }
+                if config.get_application_name().is_none() {
+                    config.application_name("kohaku");
+                }
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("kohaku-db")
+                    .enable_all()
+                    .build()?;
+                (
+                    Target::Pg {
+                        config: Box::new(config),
+                        rt: PgRuntime(Some(rt)),
+                    },
+                    target.describe(),
+                )
+            }
+        };
+        let size = match target {
+            DatabaseTarget::Sqlite(_) => pool_size.min(8),
+            DatabaseTarget::Postgres(_) => pool_size,
+        };
+        let db = Db {
             inner: Arc::new(Inner {
-                conns: Mutex::new(conns),
-                permits: Semaphore::new(POOL_SIZE),
+                target: target_inner,
+                conns: Mutex::new(Vec::new()),
+                permits: Semaphore::new(size),
+                describe,
             }),
+        };
+        let mut first = off_runtime(|| db.connect())?;
+        if migrate_now {
+            off_runtime(|| migrate(&mut first))?;
+        }
+        db.give_back(first);
+        Ok(db)
+    }
+
+    /// Which engine this pool talks to.
+    pub fn backend(&self) -> Backend {
+        match self.inner.target {
+            Target::Sqlite(_) => Backend::Sqlite,
+            Target::Pg { .. } => Backend::Postgres,
+        }
+    }
+
+    /// The database, password hidden.
+    pub fn describe(&self) -> &str {
+        &self.inner.describe
+    }
+
+    fn connect(&self) -> Result<Conn> {
+        let conn = match &self.inner.target {
+            Target::Sqlite(path) => sqlite::open(path).map(Conn::Sqlite),
+            Target::Pg { config, rt } => pg::PgConn::connect(config, rt.handle()?).map(Conn::Pg),
+        };
+        conn.map_err(|e| {
+            Error::internal(format!(
+                "cannot open the database {}: {e}",
+                self.inner.describe
+            ))
         })
+    }
+
+    fn take(&self) -> Result<Conn> {
+        let pooled = self
+            .inner
+            .conns
+            .lock()
+            .map_err(|_| Error::internal("db pool poisoned"))?
+            .pop();
+        match pooled {
+            Some(c) => Ok(c),
+            None => self.connect(),
+        }
+    }
+
+    fn give_back(&self, conn: Conn) {
+        if conn.is_broken() {
+            return;
+        }
+        if let Ok(mut pool) = self.inner.conns.lock() {
+            pool.push(conn);
+        }
     }
 
     /// Run `f` with a connection on the blocking pool.
     pub async fn call<T, F>(&self, f: F) -> Result<T>
     where
-        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
         let _permit = self
@@ -70,40 +229,30 @@ impl Db {
             .acquire()
             .await
             .map_err(Error::internal)?;
-        let inner = self.inner.clone();
+        let db = self.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = {
-                let mut pool = inner
-                    .conns
-                    .lock()
-                    .map_err(|_| Error::internal("db pool poisoned"))?;
-                pool.pop().ok_or_else(|| Error::internal("db pool empty"))?
-            };
+            let mut conn = db.take()?;
             let out = f(&mut conn);
-            if let Ok(mut pool) = inner.conns.lock() {
-                pool.push(conn);
-            }
+            db.give_back(conn);
             out
         })
         .await
         .map_err(Error::internal)?
     }
 
-    /// Run `f` synchronously (CLI paths that are not inside a runtime worker).
-    pub fn call_sync<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
-        let mut conn = {
-            let mut pool = self
-                .inner
-                .conns
-                .lock()
-                .map_err(|_| Error::internal("db pool poisoned"))?;
-            pool.pop().ok_or_else(|| Error::internal("db pool empty"))?
+    /// Run `f` synchronously (CLI paths).
+    pub fn call_sync<T: Send>(&self, f: impl FnOnce(&mut Conn) -> Result<T> + Send) -> Result<T> {
+        let run = || {
+            let mut conn = self.take()?;
+            let out = f(&mut conn);
+            self.give_back(conn);
+            out
         };
-        let out = f(&mut conn);
-        if let Ok(mut pool) = self.inner.conns.lock() {
-            pool.push(conn);
+        match self.backend() {
+            // rusqlite blocks only this thread; nothing to step around.
+            Backend::Sqlite => run(),
+            Backend::Postgres => off_runtime(run),
         }
-        out
     }
 }
 
@@ -114,24 +263,29 @@ pub fn now_str() -> String {
         .to_string()
 }
 
-/// `true` when an insert failed on a UNIQUE or PRIMARY KEY constraint.
-pub fn is_unique_violation(e: &rusqlite::Error) -> bool {
-    matches!(
-        e,
-        rusqlite::Error::SqliteFailure(err, _)
-            if err.code == rusqlite::ErrorCode::ConstraintViolation
-    )
+/// `true` when a statement failed on a UNIQUE or PRIMARY KEY constraint.
+pub fn is_unique_violation(e: &DbError) -> bool {
+    match e {
+        DbError::Sqlite(rusqlite::Error::SqliteFailure(err, _)) => {
+            err.code == rusqlite::ErrorCode::ConstraintViolation
+        }
+        DbError::Postgres(pg) => {
+            pg.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+        }
+        _ => false,
+    }
 }
 
-/// Consistent online copy of the database (`VACUUM INTO`), safe while others write.
-pub fn backup_to(conn: &mut rusqlite::Connection, path: &str) -> Result<()> {
-    conn.execute("VACUUM INTO ?1", [path])?;
-    Ok(())
-}
-
-/// Start a write transaction that takes the write lock up front. A deferred transaction that
-/// reads first and writes later fails at once with "database is locked" when another writer
-/// committed in between; an immediate one waits for the lock (busy timeout) instead.
-pub fn write_tx(conn: &mut rusqlite::Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
-    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+/// Consistent online copy of a SQLite database (`VACUUM INTO`), safe while others write.
+pub fn backup_to(conn: &mut Conn, path: &str) -> Result<()> {
+    match conn {
+        Conn::Sqlite(c) => {
+            c.execute("VACUUM INTO ?1", [path]).map_err(DbError::from)?;
+            Ok(())
+        }
+        Conn::Pg(_) => Err(Error::bad_request(
+            "backup copies a SQLite file; for PostgreSQL use pg_dump (or `kohaku db copy` to a \
+             sqlite:// URL)",
+        )),
+    }
 }

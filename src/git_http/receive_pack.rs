@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::params;
+use crate::params;
 
 use crate::accounts::Caller;
 use crate::commits::apply::LfsAdded;

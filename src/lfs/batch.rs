@@ -365,7 +365,7 @@ pub async fn batch(
                 for p in pending {
                     c.execute(
                         "INSERT INTO multipart_uploads (upload_id, oid, size, chunk_size, user_id, created_at, storage_key, backend_upload_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                        rusqlite::params![p.upload_id, p.oid, p.size as i64, p.chunk as i64, user_id, now, p.key, p.backend],
+                        crate::params![p.upload_id, p.oid, p.size as i64, p.chunk as i64, user_id, now, p.key, p.backend],
                     )?;
                 }
                 Ok(())

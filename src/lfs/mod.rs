@@ -15,7 +15,8 @@ pub use upload::{
     complete_multipart, receive_object, receive_part, settle_pending, verify, CompletePart,
 };
 
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::db::{Conn, OptionalExtension};
+use crate::params;
 
 use crate::accounts::Caller;
 use crate::db::now_str;
@@ -24,7 +25,7 @@ use crate::perms::readable_repos_sql;
 use crate::storage::lfs_key;
 
 /// Size of a stored LFS object, `None` if the hub does not have it.
-pub fn stored_size(conn: &Connection, oid: &str) -> Result<Option<u64>> {
+pub fn stored_size(conn: &Conn, oid: &str) -> Result<Option<u64>> {
     Ok(conn
         .query_row("SELECT size FROM lfs_objects WHERE oid = ?1", [oid], |r| {
             r.get::<_, i64>(0)
@@ -34,7 +35,7 @@ pub fn stored_size(conn: &Connection, oid: &str) -> Result<Option<u64>> {
 }
 
 /// Size and storage key of a stored LFS object, `None` if the hub does not have it.
-pub fn stored_object(conn: &Connection, oid: &str) -> Result<Option<(u64, String)>> {
+pub fn stored_object(conn: &Conn, oid: &str) -> Result<Option<(u64, String)>> {
     Ok(conn
         .query_row(
             "SELECT size, storage_key FROM lfs_objects WHERE oid = ?1",
@@ -46,7 +47,7 @@ pub fn stored_object(conn: &Connection, oid: &str) -> Result<Option<(u64, String
 }
 
 /// May `caller` reference `oid` in a commit (proof of possession or readable elsewhere)?
-pub fn may_reference(conn: &Connection, caller: &Caller, oid: &str) -> Result<bool> {
+pub fn may_reference(conn: &Conn, caller: &Caller, oid: &str) -> Result<bool> {
     let uploaded: Option<i64> = conn
         .query_row(
             "SELECT 1 FROM lfs_possession WHERE oid = ?1 AND user_id = ?2",
@@ -71,7 +72,7 @@ pub fn may_reference(conn: &Connection, caller: &Caller, oid: &str) -> Result<bo
 }
 
 /// Is `oid` part of the history of repository `repo_id`?
-pub fn repo_has_object(conn: &Connection, repo_id: i64, oid: &str) -> Result<bool> {
+pub fn repo_has_object(conn: &Conn, repo_id: i64, oid: &str) -> Result<bool> {
     let v: Option<i64> = conn
         .query_row(
             "SELECT 1 FROM lfs_history WHERE repo_id = ?1 AND oid = ?2 LIMIT 1",
@@ -83,14 +84,14 @@ pub fn repo_has_object(conn: &Connection, repo_id: i64, oid: &str) -> Result<boo
 }
 
 /// Record a complete, verified object and that `user_id` possesses it.
-pub fn record_object(conn: &Connection, oid: &str, size: u64, user_id: i64) -> Result<()> {
+pub fn record_object(conn: &Conn, oid: &str, size: u64, user_id: i64) -> Result<()> {
     record_object_at(conn, oid, size, user_id, None).map(|_| ())
 }
 
 /// Record a verified object stored under `key` (`None`: the canonical key). Returns false
 /// when another copy was recorded first; the caller then deletes its own copy.
 pub fn record_object_at(
-    conn: &Connection,
+    conn: &Conn,
     oid: &str,
     size: u64,
     user_id: i64,
@@ -110,10 +111,7 @@ pub fn record_object_at(
 
 /// Inside a ref-moving transaction: every LFS object the commit references is still stored.
 /// GC deletes rows in its own transaction, so one of the two sees the other.
-pub fn ensure_present<'a>(
-    conn: &Connection,
-    oids: impl IntoIterator<Item = &'a str>,
-) -> Result<()> {
+pub fn ensure_present<'a>(conn: &Conn, oids: impl IntoIterator<Item = &'a str>) -> Result<()> {
     for oid in oids {
         if stored_size(conn, oid)?.is_none() {
             return Err(crate::Error::Conflict {

@@ -1,7 +1,8 @@
 //! Per-repository LFS settings on top of the server's: threshold, versions kept by GC, suffix
 //! rules (added to the server's list).
 
-use rusqlite::{params, Connection};
+use crate::db::Conn;
+use crate::params;
 use serde::Serialize;
 
 use crate::config::Config;
@@ -28,7 +29,7 @@ pub struct Effective {
     pub suffix_rules: Vec<String>,
 }
 
-pub fn load(conn: &Connection, repo_id: i64) -> Result<RepoLfs> {
+pub fn load(conn: &Conn, repo_id: i64) -> Result<RepoLfs> {
     let (t, k, s): (Option<i64>, Option<i64>, Option<String>) = conn.query_row(
         "SELECT lfs_threshold_bytes, lfs_keep_versions, lfs_suffix_rules FROM repos WHERE id = ?1",
         [repo_id],
@@ -73,7 +74,7 @@ pub struct Update {
     pub suffix_rules: Option<Option<Vec<String>>>,
 }
 
-pub fn update(conn: &Connection, repo_id: i64, upd: &Update) -> Result<()> {
+pub fn update(conn: &Conn, repo_id: i64, upd: &Update) -> Result<()> {
     if let Some(t) = upd.threshold_bytes {
         if t.is_some_and(|t| t < MIN_THRESHOLD) {
             return Err(Error::bad_request(format!(

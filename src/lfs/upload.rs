@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
+use crate::db::OptionalExtension;
 use md5::Md5;
-use rusqlite::OptionalExtension;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -389,7 +389,7 @@ async fn finish_direct(
     let kept_key = hub
         .db
         .call(move |c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let tx = crate::db::write_tx(c)?;
             // GC may have expired the upload (and deleted its key) while it was read back.
             if tx.execute("DELETE FROM multipart_uploads WHERE upload_id = ?1", [id])? == 0 {
                 return Ok(None);
@@ -427,7 +427,7 @@ pub async fn settle_pending(hub: &Hub, user_id: i64, oids: &[String]) -> Result<
             )?;
             let mut out = Vec::new();
             for oid in wanted {
-                for id in st.query_map(rusqlite::params![oid, user_id], |r| r.get(0))? {
+                for id in st.query_map(crate::params![oid, user_id], |r| r.get(0))? {
                     out.push(id?);
                 }
             }

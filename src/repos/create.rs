@@ -1,6 +1,6 @@
 //! Creating, deleting, moving and re-configuring repositories.
 
-use rusqlite::params;
+use crate::params;
 
 use super::refs::{cas_ref, MAIN};
 use super::{find_repo, get_repo, Lookup, Repo};
@@ -129,7 +129,8 @@ pub async fn delete_repo(
             perms::require_admin(c, &repo, caller.as_ref())?;
             let tx = crate::db::write_tx(c)?;
             tx.execute(
-                "INSERT OR REPLACE INTO deleted_repos (repo_id, full_id, deleted_at) VALUES (?1, ?2, ?3)",
+                "INSERT INTO deleted_repos (repo_id, full_id, deleted_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (repo_id) DO UPDATE SET full_id = excluded.full_id, deleted_at = excluded.deleted_at",
                 params![repo.id, format!("{}s/{}", t.as_str(), repo.full_id()), now_str()],
             )?;
             tx.execute("DELETE FROM repos WHERE id = ?1", [repo.id])?;
@@ -190,7 +191,8 @@ pub async fn move_repo(
                 params![to_ns, to_name, names::normalize(&to_name), owner_id, now, repo.id],
             )?;
             tx.execute(
-                "INSERT OR REPLACE INTO repo_redirects (repo_type, namespace, name, repo_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO repo_redirects (repo_type, namespace, name, repo_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (repo_type, namespace, name) DO UPDATE SET repo_id = excluded.repo_id, created_at = excluded.created_at",
                 params![t.as_str(), from_ns, from_name, repo.id, now],
             )?;
             tx.commit()?;

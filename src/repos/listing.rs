@@ -1,6 +1,6 @@
 //! Listing repositories with the filters of `GET /api/{type}s`, privacy respected.
 
-use rusqlite::{params_from_iter, Connection};
+use crate::db::{params_from_iter, Conn};
 
 use super::{repo_from_row, Repo, REPO_COLS};
 use crate::accounts::Caller;
@@ -55,7 +55,7 @@ pub struct ListQuery {
     pub limit: u64,
 }
 
-pub fn list_repos(conn: &Connection, caller: Option<&Caller>, q: &ListQuery) -> Result<Vec<Repo>> {
+pub fn list_repos(conn: &Conn, caller: Option<&Caller>, q: &ListQuery) -> Result<Vec<Repo>> {
     let mut sql = format!(
         "SELECT {REPO_COLS} FROM repos r WHERE {}",
         readable_repos_sql(caller)
@@ -88,7 +88,7 @@ pub fn list_repos(conn: &Connection, caller: Option<&Caller>, q: &ListQuery) -> 
         let mut stmt = conn.prepare(&sql)?;
         let mut all = stmt
             .query_map(params_from_iter(args.iter()), repo_from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<crate::db::DbResult<Vec<_>>>()?;
         let scores = crate::stats::trending_scores(conn)?;
         let score = |r: &Repo| scores.get(&r.id).copied().unwrap_or(0.0);
         all.sort_by(|a, b| {
@@ -116,5 +116,5 @@ pub fn list_repos(conn: &Connection, caller: Option<&Caller>, q: &ListQuery) -> 
     ));
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(params_from_iter(args.iter()), repo_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    Ok(rows.collect::<crate::db::DbResult<Vec<_>>>()?)
 }

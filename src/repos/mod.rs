@@ -9,7 +9,8 @@ pub use create::{
 };
 pub use listing::{list_repos, ListQuery, SortKey};
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use crate::db::{Conn, OptionalExtension, Row};
+use crate::params;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -50,7 +51,7 @@ impl Repo {
 pub const REPO_COLS: &str =
     "r.id, r.repo_type, r.namespace, r.name, r.owner_id, r.private, r.gated, r.downloads, r.likes, r.created_at, r.updated_at";
 
-pub fn repo_from_row(r: &Row<'_>) -> rusqlite::Result<Repo> {
+pub fn repo_from_row(r: &Row<'_>) -> crate::db::DbResult<Repo> {
     let t: String = r.get(1)?;
     Ok(Repo {
         id: r.get(0)?,
@@ -75,7 +76,7 @@ pub enum Lookup {
     Missing,
 }
 
-pub fn find_repo(conn: &Connection, t: RepoType, ns: &str, name: &str) -> Result<Lookup> {
+pub fn find_repo(conn: &Conn, t: RepoType, ns: &str, name: &str) -> Result<Lookup> {
     // Hot path (every resolve): cached statements.
     let direct = conn
         .prepare_cached(&format!("SELECT {REPO_COLS} FROM repos r WHERE r.repo_type = ?1 AND r.namespace = ?2 AND r.name = ?3"))?
@@ -98,14 +99,14 @@ pub fn find_repo(conn: &Connection, t: RepoType, ns: &str, name: &str) -> Result
 }
 
 /// Find a repo, following redirects silently (for API calls that act on the repo).
-pub fn get_repo(conn: &Connection, t: RepoType, ns: &str, name: &str) -> Result<Repo> {
+pub fn get_repo(conn: &Conn, t: RepoType, ns: &str, name: &str) -> Result<Repo> {
     match find_repo(conn, t, ns, name)? {
         Lookup::Found(r) | Lookup::Moved(r) => Ok(r),
         Lookup::Missing => Err(Error::repo_not_found()),
     }
 }
 
-pub fn repo_by_id(conn: &Connection, id: i64) -> Result<Option<Repo>> {
+pub fn repo_by_id(conn: &Conn, id: i64) -> Result<Option<Repo>> {
     Ok(conn
         .query_row(
             &format!("SELECT {REPO_COLS} FROM repos r WHERE r.id = ?1"),
@@ -116,7 +117,7 @@ pub fn repo_by_id(conn: &Connection, id: i64) -> Result<Option<Repo>> {
 }
 
 /// Mark a repo as changed now.
-pub fn touch(conn: &Connection, repo_id: i64) -> Result<()> {
+pub fn touch(conn: &Conn, repo_id: i64) -> Result<()> {
     conn.execute(
         "UPDATE repos SET updated_at = ?1 WHERE id = ?2",
         params![crate::db::now_str(), repo_id],

@@ -1,6 +1,7 @@
 //! Refs (branches, tags, `refs/pr/N`) live in the database and move by compare-and-swap.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::db::{Conn, OptionalExtension};
+use crate::params;
 
 use crate::db::now_str;
 use crate::error::{Error, Result};
@@ -17,24 +18,24 @@ pub fn tag_ref(name: &str) -> String {
     format!("refs/tags/{name}")
 }
 
-pub fn get_ref(conn: &Connection, repo_id: i64, name: &str) -> Result<Option<String>> {
+pub fn get_ref(conn: &Conn, repo_id: i64, name: &str) -> Result<Option<String>> {
     Ok(conn
         .prepare_cached("SELECT target FROM refs WHERE repo_id = ?1 AND name = ?2")?
         .query_row(params![repo_id, name], |r| r.get(0))
         .optional()?)
 }
 
-pub fn list_refs(conn: &Connection, repo_id: i64) -> Result<Vec<(String, String)>> {
+pub fn list_refs(conn: &Conn, repo_id: i64) -> Result<Vec<(String, String)>> {
     let mut stmt =
         conn.prepare("SELECT name, target FROM refs WHERE repo_id = ?1 ORDER BY name")?;
     let rows = stmt.query_map([repo_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    Ok(rows.collect::<crate::db::DbResult<Vec<_>>>()?)
 }
 
 /// Move `name` from `old` to `new` atomically. `old = None` means "must not exist yet",
 /// `new = None` deletes. Returns `false` when another writer got there first.
 pub fn cas_ref(
-    conn: &Connection,
+    conn: &Conn,
     repo_id: i64,
     name: &str,
     old: Option<&str>,
@@ -68,7 +69,7 @@ pub struct Resolved {
 
 /// The ref a revision names, if any: `(full name, target)`. Synchronous so callers can do it
 /// in the same database round trip as the repo lookup.
-pub fn lookup_rev(conn: &Connection, repo_id: i64, rev: &str) -> Result<Option<(String, String)>> {
+pub fn lookup_rev(conn: &Conn, repo_id: i64, rev: &str) -> Result<Option<(String, String)>> {
     let candidates: Vec<String> = if rev.starts_with("refs/") {
         vec![rev.to_string()]
     } else {

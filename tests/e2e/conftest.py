@@ -66,6 +66,46 @@ def s3_env(bucket):
     }
 
 
+# PostgreSQL mode: scripts/test.sh runs the suite once more with KOHAKU_TEST_PG_URL naming a
+# database of its own; every hub then gets a schema of its own in it.
+PG_URL = os.environ.get("KOHAKU_TEST_PG_URL")
+
+
+def psql(url, sql):
+    """Run SQL with the psql client; rows as tuples (numbers as int, NULL as None)."""
+    r = subprocess.run(
+        ["psql", url, "-v", "ON_ERROR_STOP=1", "-X", "-q", "-A", "-t", "-F", "\t", "-c", sql],
+        capture_output=True, text=True, timeout=60,
+    )
+    if r.returncode != 0:
+        raise AssertionError(f"psql failed: {r.stderr}")
+
+    def cell(v):
+        if v == "":
+            return None
+        try:
+            return int(v)
+        except ValueError:
+            return v
+
+    return [tuple(cell(v) for v in line.split("\t")) for line in r.stdout.splitlines() if line]
+
+
+def pg_schema_url(schema):
+    """A URL selecting `schema` (created here) in the test database."""
+    psql(PG_URL, f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+
+
+def sql_literal(v):
+    if v is None:
+        return "NULL"
+    if isinstance(v, (int, float)):
+        return str(v)
+    return "'" + str(v).replace("'", "''") + "'"
+
+
 class Hub:
     def __init__(self, data_dir, port=PORT, extra_env=None):
         self.port = port
@@ -79,6 +119,12 @@ class Hub:
             self.storage_dir = os.path.join(S3_ROOT, bucket)
         else:
             self.storage_dir = os.path.join(data_dir, "storage")
+        if PG_URL:
+            self.schema = "h_" + uuid.uuid4().hex[:16]
+            self.database_url = pg_schema_url(self.schema)
+            self.env["KOHAKU_HUB_DATABASE_URL"] = self.database_url
+        else:
+            self.database_url = "sqlite://" + os.path.join(data_dir, "kohaku.db")
         self.env.update(
             {
                 "KOHAKU_HUB_DATA_DIR": data_dir,
@@ -97,6 +143,24 @@ class Hub:
         if check and r.returncode != 0:
             raise AssertionError(f"kohaku {' '.join(args)} failed: {r.stderr}")
         return r
+
+    def sql(self, query, *args):
+        """Run SQL (`?` placeholders) directly on the hub's database, SQLite or PostgreSQL;
+        returns the rows."""
+        if PG_URL:
+            parts = query.split("?")
+            assert len(parts) == len(args) + 1, "one argument per placeholder"
+            text = parts[0] + "".join(sql_literal(a) + p for a, p in zip(args, parts[1:]))
+            return psql(self.database_url, text)
+        import sqlite3
+
+        db = sqlite3.connect(os.path.join(self.data_dir, "kohaku.db"), timeout=30)
+        try:
+            rows = db.execute(query, args).fetchall()
+            db.commit()
+            return rows
+        finally:
+            db.close()
 
     def start(self):
         self.log = open(os.path.join(self.data_dir, "serve.log"), "w")

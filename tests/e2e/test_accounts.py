@@ -3,7 +3,6 @@ tokens, invitations."""
 import email
 import os
 import shutil
-import sqlite3
 import tempfile
 import time
 import uuid
@@ -173,10 +172,7 @@ def test_invitation_only_and_closed_registration():
                 assert c.post("/api/auth/register", json=body(uname(), many)).status_code == 200
             # Expired: age it in the database itself.
             exp = c.post("/api/invitations/create", json={"max_usage": -1}, headers=boss).json()
-            db = sqlite3.connect(os.path.join(h.data_dir, "kohaku.db"))
-            db.execute("UPDATE invitations SET expires_at = '2000-01-01T00:00:00.000Z' WHERE id = ?", (exp["id"],))
-            db.commit()
-            db.close()
+            h.sql("UPDATE invitations SET expires_at = '2000-01-01T00:00:00.000Z' WHERE id = ?", exp["id"])
             assert c.get(f"/api/invitations/{exp['token']}").json()["is_expired"] is True
             assert c.post("/api/auth/register", json=body(uname(), exp["token"])).status_code == 410
             # A failed registration consumes nothing and creates nobody.

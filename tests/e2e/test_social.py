@@ -9,7 +9,7 @@ import uuid
 import httpx2
 from huggingface_hub import HfApi, hf_hub_download, snapshot_download
 
-from conftest import auth
+from conftest import PG_URL, auth
 
 
 def test_likes_paths_and_counts(hub, http, api):
@@ -111,28 +111,25 @@ def test_rollup_idempotent_and_trending(hub, http, api):
     priv = f"alice/tr-{tag}-priv"
     api.create_repo(priv, private=True)
     # Seed sessions directly: repo 0 gets many downloads today, repo 1 a few, repo 2 many 6 days ago.
-    db = sqlite3.connect(os.path.join(hub.data_dir, "kohaku.db"), timeout=30)
-    rows = {r: db.execute("SELECT id FROM repos WHERE namespace || '/' || name = ?", (r,)).fetchone()[0] for r in ids + [priv]}
+    rows = {r: hub.sql("SELECT id FROM repos WHERE namespace || '/' || name = ?", r)[0][0] for r in ids + [priv]}
     import time
 
     now_bucket = int(time.time()) // 900
     def seed(repo, n, days_ago):
         for k in range(n):
-            db.execute(
+            hub.sql(
                 "INSERT INTO download_sessions VALUES (?, ?, ?, 0, 1, 'f', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
-                (rows[repo], f"seed-{tag}-{k}", now_bucket - days_ago * 96),
+                rows[repo], f"seed-{tag}-{k}", now_bucket - days_ago * 96,
             )
     seed(ids[0], 30, 0)
     seed(ids[1], 5, 0)
     seed(ids[2], 40, 6)
     seed(priv, 100, 0)
-    db.commit()
     r1 = json.loads(hub.cli("stats", "rollup", "--json").stdout)
-    snapshot = db.execute("SELECT * FROM daily_repo_stats ORDER BY repo_id, date").fetchall()
+    snapshot = hub.sql("SELECT * FROM daily_repo_stats ORDER BY repo_id, date")
     r2 = json.loads(hub.cli("stats", "rollup", "--json").stdout)
-    assert db.execute("SELECT * FROM daily_repo_stats ORDER BY repo_id, date").fetchall() == snapshot  # idempotent
+    assert hub.sql("SELECT * FROM daily_repo_stats ORDER BY repo_id, date") == snapshot  # idempotent
     assert r1["days_written"] >= 3 and r2["sessions_pruned"] == 0
-    db.close()
     week = http.get("/api/trending?repo_type=model&days=7&limit=100").json()["trending"]
     order = [t["id"] for t in week if t["id"].startswith(f"alice/tr-{tag}")]
     assert order == [ids[2], ids[0], ids[1]]  # by downloads over the period; private hidden
@@ -166,6 +163,11 @@ def test_repo_admin_cli_and_backup(hub, api, tmp_path):
     assert not api.repo_exists(new, repo_type="dataset")
     assert hub.cli("repo", "info", "model/alice/never-was", check=False).returncode != 0
     backup = tmp_path / "backup.db"
+    if PG_URL:
+        # A PostgreSQL hub is backed up with pg_dump; `db backup` says so.
+        r = hub.cli("db", "backup", str(backup), check=False)
+        assert r.returncode != 0 and "pg_dump" in r.stderr
+        return
     hub.cli("db", "backup", str(backup))
     db = sqlite3.connect(backup)
     assert db.execute("SELECT COUNT(*) FROM users WHERE username = 'alice'").fetchone()[0] == 1

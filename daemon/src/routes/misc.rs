@@ -14,7 +14,7 @@ use crate::request::read_json;
 
 pub async fn health(State(hub): State<Hub>) -> ApiResult<Response> {
     hub.db
-        .call(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+        .call(|c| Ok(c.query_row("SELECT 1", kohaku::params![], |r| r.get::<_, i64>(0))?))
         .await?;
     Ok(axum::Json(json!({"status": "ok"})).into_response())
 }
