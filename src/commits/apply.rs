@@ -16,7 +16,7 @@ use crate::lfs;
 use crate::repos::refs::{self, cas_ref, get_ref};
 use crate::repos::{touch, Repo};
 
-const MAX_CAS_RETRIES: usize = 16;
+const MAX_CAS_RETRIES: u64 = 32;
 
 /// An LFS file written by a commit (feeds the LFS history index).
 #[derive(Debug, Clone)]
@@ -211,7 +211,7 @@ pub async fn create_commit(
     let message = compose_message(&req.header.summary, &req.header.description);
     let sig = signature_for(caller);
 
-    for _ in 0..MAX_CAS_RETRIES {
+    for attempt in 0..MAX_CAS_RETRIES {
         let (id, b) = (repo.id, branch.to_string());
         let head = hub
             .db
@@ -334,6 +334,9 @@ pub async fn create_commit(
             return Err(stale());
         }
         tracing::debug!(branch, "lost a commit race; retrying on the new head");
+        // Writers racing through several processes: spread the retries out a little.
+        let pause = rand::random::<u64>() % (5 * (attempt + 1));
+        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
     }
     Err(Error::Conflict {
         message: "Too many concurrent commits on this branch; try again".into(),

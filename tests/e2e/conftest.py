@@ -107,19 +107,27 @@ def sql_literal(v):
 
 
 class Hub:
-    def __init__(self, data_dir, port=PORT, extra_env=None):
+    def __init__(self, data_dir, port=PORT, extra_env=None, share=None):
+        """A hub process; with `share`, a second process on the same database and bucket."""
         self.port = port
         self.endpoint = f"http://127.0.0.1:{port}"
         self.data_dir = data_dir
         self.env = dict(os.environ)
-        if S3_ENDPOINT:
+        if share is not None:
+            self.env.update({k: v for k, v in share.env.items() if k.startswith("KOHAKU_HUB_")})
+            self.storage_dir = share.storage_dir
+            self.schema = getattr(share, "schema", None)
+            self.database_url = share.database_url
+        elif S3_ENDPOINT:
             bucket = "b-" + uuid.uuid4().hex[:16]
             self.env.update(s3_env(bucket))
             # s3s-fs keeps each key as a file under the bucket's directory.
             self.storage_dir = os.path.join(S3_ROOT, bucket)
         else:
             self.storage_dir = os.path.join(data_dir, "storage")
-        if PG_URL:
+        if share is not None:
+            pass
+        elif PG_URL:
             self.schema = "h_" + uuid.uuid4().hex[:16]
             self.database_url = pg_schema_url(self.schema)
             self.env["KOHAKU_HUB_DATABASE_URL"] = self.database_url
