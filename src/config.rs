@@ -686,8 +686,10 @@ fn s3_from_raw(raw: &BTreeMap<&'static str, (Option<String>, Source)>) -> Result
 pub fn redact_url(v: &str) -> String {
     if let Some((scheme, rest)) = v.split_once("://") {
         if let Some((cred, host)) = rest.split_once('@') {
-            let user = cred.split(':').next().unwrap_or("");
-            return format!("{scheme}://{user}:***@{host}");
+            return match cred.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+                None => v.to_string(),
+            };
         }
         if scheme == "sqlite" {
             return v.to_string();

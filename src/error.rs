@@ -45,6 +45,9 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A service the hub depends on (the database) cannot be reached.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl Error {
@@ -78,6 +81,7 @@ impl Error {
             Error::RangeNotSatisfiable { .. } => 416,
             Error::Gone(_) => 410,
             Error::NotImplemented(_) => 501,
+            Error::Unavailable(_) => 503,
             Error::Database(_) | Error::Io(_) | Error::Internal(_) => 500,
         }
     }
@@ -98,6 +102,7 @@ impl Error {
             Error::RangeNotSatisfiable { .. } => "RangeNotSatisfiable",
             Error::Gone(_) => "Gone",
             Error::NotImplemented(_) => "NotImplemented",
+            Error::Unavailable(_) => "ServiceUnavailable",
             Error::Database(_) | Error::Io(_) | Error::Internal(_) => "ServerError",
         }
     }
@@ -108,6 +113,7 @@ impl Error {
             Error::Database(_) | Error::Io(_) | Error::Internal(_) => {
                 "Internal server error".into()
             }
+            Error::Unavailable(_) => "Service temporarily unavailable".into(),
             other => other.to_string(),
         }
     }

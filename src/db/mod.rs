@@ -188,7 +188,7 @@ impl Db {
             Target::Pg { config, rt } => pg::PgConn::connect(config, rt.handle()?).map(Conn::Pg),
         };
         conn.map_err(|e| {
-            Error::internal(format!(
+            Error::Unavailable(format!(
                 "cannot open the database {}: {e}",
                 self.inner.describe
             ))

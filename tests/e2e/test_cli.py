@@ -123,3 +123,21 @@ def test_config_show_sources_and_redaction(tmp_path):
     cfg.write_text("")
     r = subprocess.run([KOHAKU, "--data-dir", str(tmp_path / "y"), "--database-url", "mysql://x/y", "db", "migrate"], env=env, capture_output=True, text=True)
     assert r.returncode != 0 and "not supported" in r.stderr
+
+
+def test_database_unreachable_or_wrong_is_a_clear_startup_error(tmp_path):
+    cases = [
+        ("postgres://kohaku:pw-secret@127.0.0.1:1/hub", "cannot open the database"),
+        ("postgres://postgres@127.0.0.1:5432/kohaku_no_such_db_x", "cannot open the database"),
+        ("postgres://x@[broken", "not valid"),
+        ("sqlite://", "needs a file path"),
+    ]
+    for url, message in cases:
+        r = subprocess.run(
+            [KOHAKU, "serve", "--listen", f"127.0.0.1:{free_port()}"],
+            env=clean_env(KOHAKU_HUB_DATA_DIR=str(tmp_path / "d"), KOHAKU_HUB_DATABASE_URL=url),
+            capture_output=True, text=True, timeout=60,
+        )
+        assert r.returncode != 0, url
+        assert message in r.stderr, (url, r.stderr)
+        assert "pw-secret" not in r.stderr
