@@ -55,10 +55,7 @@ pub struct Db {
 
 enum Target {
     Sqlite(std::path::PathBuf),
-    Pg {
-        config: Box<tokio_postgres::Config>,
-        rt: PgRuntime,
-    },
+    Pg(Box<tokio_postgres::Config>),
 }
 
 struct Inner {
@@ -66,27 +63,6 @@ struct Inner {
     conns: Mutex<Vec<Conn>>,
     permits: Semaphore,
     describe: String,
-}
-
-/// The runtime that drives PostgreSQL connections, shut down without blocking when the pool
-/// goes (which may happen inside another runtime).
-struct PgRuntime(Option<tokio::runtime::Runtime>);
-
-impl PgRuntime {
-    fn handle(&self) -> Result<&tokio::runtime::Handle> {
-        self.0
-            .as_ref()
-            .map(|r| r.handle())
-            .ok_or_else(|| Error::internal("database runtime stopped"))
-    }
-}
-
-impl Drop for PgRuntime {
-    fn drop(&mut self) {
-        if let Some(rt) = self.0.take() {
-            rt.shutdown_background();
-        }
-    }
 }
 
 /// Run `f` where blocking is allowed: here when no runtime is on this thread, otherwise on a
@@ -135,18 +111,7 @@ impl Db {
                 if config.get_application_name().is_none() {
                     config.application_name("kohaku");
                 }
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(1)
-                    .thread_name("kohaku-db")
-                    .enable_all()
-                    .build()?;
-                (
-                    Target::Pg {
-                        config: Box::new(config),
-                        rt: PgRuntime(Some(rt)),
-                    },
-                    target.describe(),
-                )
+                (Target::Pg(Box::new(config)), target.describe())
             }
         };
         let size = match target {
@@ -173,7 +138,7 @@ impl Db {
     pub fn backend(&self) -> Backend {
         match self.inner.target {
             Target::Sqlite(_) => Backend::Sqlite,
-            Target::Pg { .. } => Backend::Postgres,
+            Target::Pg(_) => Backend::Postgres,
         }
     }
 
@@ -185,7 +150,7 @@ impl Db {
     fn connect(&self) -> Result<Conn> {
         let conn = match &self.inner.target {
             Target::Sqlite(path) => sqlite::open(path).map(Conn::Sqlite),
-            Target::Pg { config, rt } => pg::PgConn::connect(config, rt.handle()?).map(Conn::Pg),
+            Target::Pg(config) => pg::PgConn::connect(config).map(Conn::Pg),
         };
         conn.map_err(|e| {
             Error::Unavailable(format!(

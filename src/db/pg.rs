@@ -1,15 +1,15 @@
 //! The PostgreSQL side of [`super::Conn`].
 //!
-//! tokio-postgres connections run on a small runtime owned by the pool, so a connection can be
-//! used from any thread that may block (the blocking pool, CLI threads) whatever runtime, if
-//! any, the caller is on. Statements are prepared once per connection and reused.
+//! Each connection owns a current-thread runtime that drives both the query and the connection
+//! task in the calling thread (as the synchronous `postgres` crate does): no thread hop per
+//! query, and usable from any thread that may block (the blocking pool, CLI threads). Statements
+//! are prepared once per connection and reused.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::error::Error as StdError;
 
 use bytes::BytesMut;
-use tokio::runtime::Handle;
 use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 use tokio_postgres::{Client, NoTls, Statement};
 
@@ -22,12 +22,37 @@ type BoxError = Box<dyn StdError + Sync + Send>;
 /// One PostgreSQL connection.
 pub struct PgConn {
     client: Client,
-    rt: Handle,
     stmts: RefCell<HashMap<String, Statement>>,
+    rt: ConnRuntime,
+}
+
+/// The connection's runtime, shut down without blocking when the connection goes (which may
+/// happen inside another runtime).
+struct ConnRuntime(Option<tokio::runtime::Runtime>);
+
+impl ConnRuntime {
+    fn block_on<F: std::future::Future>(&self, f: F) -> DbResult<F::Output> {
+        match &self.0 {
+            Some(rt) => Ok(rt.block_on(f)),
+            None => Err(DbError::Other("connection runtime stopped".into())),
+        }
+    }
+}
+
+impl Drop for ConnRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl PgConn {
-    pub(super) fn connect(cfg: &tokio_postgres::Config, rt: &Handle) -> DbResult<PgConn> {
+    pub(super) fn connect(cfg: &tokio_postgres::Config) -> DbResult<PgConn> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| DbError::Other(format!("cannot start a database runtime: {e}")))?;
         let (client, connection) = rt.block_on(cfg.connect(NoTls))?;
         rt.spawn(async move {
             if let Err(e) = connection.await {
@@ -36,8 +61,8 @@ impl PgConn {
         });
         let conn = PgConn {
             client,
-            rt: rt.clone(),
             stmts: RefCell::new(HashMap::new()),
+            rt: ConnRuntime(Some(rt)),
         };
         // A stuck statement or an abandoned transaction must not hold locks for ever.
         conn.batch(
@@ -57,7 +82,7 @@ impl PgConn {
             return Ok(s.clone());
         }
         let translated = translate(sql);
-        let stmt = self.rt.block_on(self.client.prepare(&translated))?;
+        let stmt = self.rt.block_on(self.client.prepare(&translated))??;
         self.stmts
             .borrow_mut()
             .insert(sql.to_string(), stmt.clone());
@@ -67,7 +92,7 @@ impl PgConn {
     pub(super) fn query(&self, sql: &str, params: Vec<Value>) -> DbResult<ResultSet> {
         let stmt = self.statement(sql)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as _).collect();
-        let rows = self.rt.block_on(self.client.query(&stmt, &refs))?;
+        let rows = self.rt.block_on(self.client.query(&stmt, &refs))??;
         let names: Vec<String> = stmt
             .columns()
             .iter()
@@ -88,12 +113,12 @@ impl PgConn {
     pub(super) fn execute(&self, sql: &str, params: Vec<Value>) -> DbResult<usize> {
         let stmt = self.statement(sql)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as _).collect();
-        let n = self.rt.block_on(self.client.execute(&stmt, &refs))?;
+        let n = self.rt.block_on(self.client.execute(&stmt, &refs))??;
         Ok(n as usize)
     }
 
     pub(super) fn batch(&self, sql: &str) -> DbResult<()> {
-        Ok(self.rt.block_on(self.client.batch_execute(sql))?)
+        Ok(self.rt.block_on(self.client.batch_execute(sql))??)
     }
 }
 
