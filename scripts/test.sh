@@ -46,7 +46,18 @@ export KOHAKU_BIN=$CARGO_TARGET_DIR/debug/kohaku
 
 step "PostgreSQL (the one on 127.0.0.1:5432 when it runs, else a private server)"
 PG_PRIVATE=""
-if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+PG_DB=""
+AS_PG=()
+cleanup_pg() {
+  [ -n "${PG_DB:-}" ] && psql -X -q "postgres://postgres@$PG_HOSTPORT/postgres" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
+  if [ -n "$PG_PRIVATE" ]; then
+    "${AS_PG[@]}" "$PG_BIN/pg_ctl" -s -D "$PG_PRIVATE/data" -m immediate stop || true
+    rm -rf "$PG_PRIVATE"
+  fi
+}
+trap cleanup_pg EXIT
+# KOHAKU_TEST_PRIVATE_PG=1 forces the private server (to try that path on a machine that has one).
+if [ -n "${KOHAKU_TEST_PRIVATE_PG:-}" ] || ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)
   if [ -z "$PG_BIN" ]; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >/dev/null
@@ -55,8 +66,8 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   PG_PRIVATE=$(mktemp -d /tmp/kohaku-pg-XXXXXX)
   PG_PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   chown postgres "$PG_PRIVATE" 2>/dev/null || true
-  AS_PG=(); [ "$(id -u)" = 0 ] && AS_PG=(runuser -u postgres --)
-  "${AS_PG[@]}" "$PG_BIN/initdb" -q -D "$PG_PRIVATE/data" -U postgres --auth=trust >/dev/null
+  [ "$(id -u)" = 0 ] && AS_PG=(runuser -u postgres --)
+  "${AS_PG[@]}" "$PG_BIN/initdb" -D "$PG_PRIVATE/data" -U postgres --auth=trust >/dev/null
   "${AS_PG[@]}" "$PG_BIN/pg_ctl" -s -D "$PG_PRIVATE/data" -l "$PG_PRIVATE/log" -w \
     -o "-p $PG_PORT -k $PG_PRIVATE -c listen_addresses=127.0.0.1 -c max_connections=400" start
   PG_HOSTPORT=127.0.0.1:$PG_PORT
@@ -67,14 +78,6 @@ fi
 PG_DB=kohaku_ci_$(date +%s)_$$
 psql -X -q "postgres://postgres@$PG_HOSTPORT/postgres" -c "CREATE DATABASE $PG_DB"
 export KOHAKU_TEST_PG_URL=postgres://postgres@$PG_HOSTPORT/$PG_DB
-cleanup_pg() {
-  psql -X -q "postgres://postgres@$PG_HOSTPORT/postgres" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
-  if [ -n "$PG_PRIVATE" ]; then
-    "${AS_PG[@]}" "$PG_BIN/pg_ctl" -s -D "$PG_PRIVATE/data" -m immediate stop || true
-    rm -rf "$PG_PRIVATE"
-  fi
-}
-trap cleanup_pg EXIT
 
 step "cargo test"
 cargo test --workspace --quiet
