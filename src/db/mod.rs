@@ -15,6 +15,7 @@ mod conn;
 pub mod copy;
 mod migrate;
 mod pg;
+mod pg_tls;
 mod sqlite;
 mod value;
 
@@ -55,7 +56,7 @@ pub struct Db {
 
 enum Target {
     Sqlite(std::path::PathBuf),
-    Pg(Box<tokio_postgres::Config>),
+    Pg(Box<pg_tls::PgTarget>),
 }
 
 struct Inner {
@@ -99,19 +100,20 @@ impl Db {
                 (Target::Sqlite(path.clone()), target.describe())
             }
             DatabaseTarget::Postgres(url) => {
-                let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+                let mut parsed = pg_tls::parse(url).map_err(|e| {
                     Error::bad_request(format!(
                         "database URL {} is not valid: {e}",
                         target.describe()
                     ))
                 })?;
+                let config = &mut parsed.config;
                 if config.get_connect_timeout().is_none() {
                     config.connect_timeout(std::time::Duration::from_secs(10));
                 }
                 if config.get_application_name().is_none() {
                     config.application_name("kohaku");
                 }
-                (Target::Pg(Box::new(config)), target.describe())
+                (Target::Pg(Box::new(parsed)), target.describe())
             }
         };
         let size = match target {
@@ -150,7 +152,7 @@ impl Db {
     fn connect(&self) -> Result<Conn> {
         let conn = match &self.inner.target {
             Target::Sqlite(path) => sqlite::open(path).map(Conn::Sqlite),
-            Target::Pg(config) => pg::PgConn::connect(config).map(Conn::Pg),
+            Target::Pg(t) => pg::PgConn::connect(&t.config, t.tls.as_ref()).map(Conn::Pg),
         };
         conn.map_err(|e| {
             Error::Unavailable(format!(

@@ -48,17 +48,35 @@ impl Drop for ConnRuntime {
 }
 
 impl PgConn {
-    pub(super) fn connect(cfg: &tokio_postgres::Config) -> DbResult<PgConn> {
+    pub(super) fn connect(
+        cfg: &tokio_postgres::Config,
+        tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
+    ) -> DbResult<PgConn> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| DbError::Other(format!("cannot start a database runtime: {e}")))?;
-        let (client, connection) = rt.block_on(cfg.connect(NoTls))?;
-        rt.spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!("postgres connection ended: {e}");
+        let client = match tls {
+            None => {
+                let (client, connection) = rt.block_on(cfg.connect(NoTls))?;
+                rt.spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::warn!("postgres connection ended: {e}");
+                    }
+                });
+                client
             }
-        });
+            Some(tls) => {
+                let make = tokio_postgres_rustls::MakeRustlsConnect::new((**tls).clone());
+                let (client, connection) = rt.block_on(cfg.connect(make))?;
+                rt.spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::warn!("postgres connection ended: {e}");
+                    }
+                });
+                client
+            }
+        };
         let conn = PgConn {
             client,
             stmts: RefCell::new(HashMap::new()),
