@@ -4,7 +4,8 @@
 # with two `kohaku serve` processes sharing the database and the storage directory.
 # Load from wrk on the same machine. Not part of the test run.
 # Usage: bench/bench_db.sh [SECONDS] (default 10); PostgreSQL from BENCH_PG (default
-# postgres://postgres@127.0.0.1:5432/test).
+# postgres://postgres@127.0.0.1:5432/test), extra URL parameters from BENCH_PG_PARAMS (e.g.
+# sslmode=disable; without sslmode the connection is encrypted when the server offers TLS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-10}
@@ -98,8 +99,8 @@ run() { # run NAME URL NPROC
 run sqlite "sqlite://$WORK/sqlite/kohaku.db" 1
 SCHEMA=bench_$$_1
 psql -X -q "$PG" -c "CREATE SCHEMA $SCHEMA"
-run pg1 "$PG?options=-csearch_path%3D$SCHEMA" 1
+run pg1 "$PG?options=-csearch_path%3D$SCHEMA${BENCH_PG_PARAMS:+&$BENCH_PG_PARAMS}" 1
 SCHEMA2=bench_$$_2
 psql -X -q "$PG" -c "CREATE SCHEMA $SCHEMA2"
-run pg2 "$PG?options=-csearch_path%3D$SCHEMA2" 2
+run pg2 "$PG?options=-csearch_path%3D$SCHEMA2${BENCH_PG_PARAMS:+&$BENCH_PG_PARAMS}" 2
 psql -X -q "$PG" -c "DROP SCHEMA $SCHEMA CASCADE; DROP SCHEMA $SCHEMA2 CASCADE"
