@@ -7,7 +7,7 @@ use rand::Rng;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{user_by_id, Caller};
+use super::{Caller, User};
 use crate::db::now_str;
 use crate::error::{Error, Result};
 
@@ -70,27 +70,38 @@ pub fn create_token(conn: &Conn, user_id: i64, name: &str, role: TokenRole) -> R
 
 /// Resolve a bearer token to its caller; `None` for an unknown or revoked token.
 pub fn token_caller(conn: &Conn, token: &str) -> Result<Option<Caller>> {
-    let row: Option<(i64, i64, String, String, Option<String>, String)> = conn
+    // One round trip: the token, its user, and whether the user may act at all.
+    let row = conn
         .query_row(
-            "SELECT id, user_id, name, role, last_used_at, created_at FROM tokens WHERE token_hash = ?1",
+            "SELECT t.id, t.name, t.role, t.last_used_at, t.created_at, \
+             u.id, u.username, u.email, u.is_admin, u.is_org, u.full_name, u.created_at \
+             FROM tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.token_hash = ?1 AND u.is_active = 1",
             [digest(token)],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            |r| {
+                let user = User {
+                    id: r.get(5)?,
+                    username: r.get(6)?,
+                    email: r.get(7)?,
+                    is_admin: r.get(8)?,
+                    is_org: r.get(9)?,
+                    full_name: r.get(10)?,
+                    created_at: r.get(11)?,
+                };
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, String>(4)?,
+                    user,
+                ))
+            },
         )
         .optional()?;
-    let Some((id, user_id, name, role, last_used_at, created_at)) = row else {
+    let Some((id, name, role, last_used_at, created_at, user)) = row else {
         return Ok(None);
     };
-    let Some(user) = user_by_id(conn, user_id)? else {
-        return Ok(None);
-    };
-    let active: bool = conn.query_row(
-        "SELECT is_active FROM users WHERE id = ?1",
-        [user_id],
-        |r| r.get(0),
-    )?;
-    if !active {
-        return Ok(None);
-    }
     // Coarse last-use stamp: at most one write per minute per token.
     let now = now_str();
     if last_used_at
