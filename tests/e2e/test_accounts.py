@@ -220,3 +220,20 @@ def test_org_invitations(hub, http):
     assert http.delete(f"/api/invitations/{inv['token']}", headers=auth(hub, "alice")).status_code == 200
     assert http.get(f"/api/invitations/{inv['token']}").status_code == 404
     assert http.post(f"/api/invitations/{inv['token']}/accept", headers=auth(hub, "hubadmin")).status_code == 404
+
+
+def test_deactivated_user_tokens_and_sessions_stop_working(hub, http):
+    name = "off" + uuid.uuid4().hex[:8]
+    hub.cli("user", "create", name, "--email", f"{name}@example.com", "--password", "off-password")
+    token = hub.cli("token", "create", "--user", name).stdout.strip()
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert http.get("/api/whoami-v2", headers=bearer).status_code == 200
+    login = http.post("/api/auth/login", json={"username": name, "password": "off-password"})
+    assert login.status_code == 200
+    cookies = dict(login.cookies)
+    assert http.get("/api/whoami-v2", cookies=cookies).status_code == 200
+    hub.sql("UPDATE users SET is_active = 0 WHERE username = ?", name)
+    assert http.get("/api/whoami-v2", headers=bearer).status_code == 401
+    assert http.get("/api/whoami-v2", cookies=cookies).status_code == 401
+    hub.sql("UPDATE users SET is_active = 1 WHERE username = ?", name)
+    assert http.get("/api/whoami-v2", headers=bearer).status_code == 200
