@@ -78,20 +78,23 @@ pub async fn recalc_repo(hub: &Hub, repo_id: i64) -> Result<u64> {
         .call(move |c| refs::get_ref(c, repo_id, refs::MAIN))
         .await?;
     let mut regular = 0u64;
-    if let Some(h) = head {
-        let tree = hub.objects.commit(repo_id, &h).await?.tree.clone();
+    if let Some(h) = &head {
+        let tree = hub.objects.commit(repo_id, h).await?.tree.clone();
         for f in crate::files::all_files(hub, repo_id, &tree).await? {
             if f.lfs.is_none() {
                 regular += f.size;
             }
         }
     }
+    // Written only if main still points where it was measured: with several processes a
+    // slower recalculation of an older head must not overwrite a newer one's result.
     hub.db
         .call(move |c| {
             let used = regular + repo_lfs_bytes(c, repo_id)?;
             c.execute(
-                "UPDATE repos SET used_bytes = ?1 WHERE id = ?2",
-                params![used as i64, repo_id],
+                "UPDATE repos SET used_bytes = ?1 WHERE id = ?2 AND \
+                 (SELECT target FROM refs WHERE repo_id = ?2 AND name = ?3) IS NOT DISTINCT FROM ?4",
+                params![used as i64, repo_id, refs::MAIN, head],
             )?;
             Ok(used)
         })

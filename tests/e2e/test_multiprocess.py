@@ -126,6 +126,12 @@ def test_commits_through_two_processes_chain(pair, tmp_path):
     r = a.cli("fsck", "--json", check=False)
     assert r.returncode == 0, r.stdout + r.stderr
     assert json.loads(r.stdout)
+    # The stored usage is the one of the final head, whichever process measured last.
+    ns, name = rid.split("/")
+    used = a.sql("SELECT used_bytes FROM repos WHERE namespace = ? AND name = ?", ns, name)[0][0]
+    a.cli("quota", "recalculate", "alice")
+    assert a.sql("SELECT used_bytes FROM repos WHERE namespace = ? AND name = ?", ns, name)[0][0] == used
+    assert used > CLIENTS * 150_000
 
 
 def test_creation_likes_and_downloads_are_exact(pair):
