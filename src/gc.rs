@@ -139,8 +139,28 @@ async fn reachable(hub: &Hub, repo: i64) -> Result<(HashSet<String>, HashSet<Str
     Ok((tips_lfs, objects))
 }
 
-/// Run a collection.
+/// How long a collection's lease lasts; a collection that dies leaves it to expire.
+const LEASE_TTL: Duration = Duration::from_secs(6 * 3600);
+
+/// Run a collection. A deleting run holds the `gc` lease, so runs started from cron on several
+/// machines never overlap (the second answers that the first is running); dry runs only read.
 pub async fn run(hub: &Hub, opts: &Options, progress: Progress<'_>) -> Result<Report> {
+    if opts.dry_run {
+        return collect(hub, opts, progress).await;
+    }
+    let lease = hub
+        .db
+        .call(|c| crate::lease::acquire(c, "gc", LEASE_TTL))
+        .await?;
+    let out = collect(hub, opts, progress).await;
+    let back = lease.clone();
+    if let Err(e) = hub.db.call(move |c| crate::lease::release(c, &back)).await {
+        tracing::warn!("could not release the gc lease: {e}");
+    }
+    out
+}
+
+async fn collect(hub: &Hub, opts: &Options, progress: Progress<'_>) -> Result<Report> {
     let mut report = Report {
         dry_run: opts.dry_run,
         ..Report::default()

@@ -14,6 +14,7 @@ pub mod git;
 pub mod history;
 pub mod hub;
 pub mod invitations;
+pub mod lease;
 pub mod lfs;
 pub mod likes;
 pub mod mail;

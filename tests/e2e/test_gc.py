@@ -119,3 +119,20 @@ def test_gc_racing_with_uploads_loses_nothing(hub, api, tmp_path):
     for i, data in uploaded.items():
         p = hf_hub_download(rid, f"u{i}.bin", cache_dir=tmp_path / "d")
         assert hashlib.sha256(open(p, "rb").read()).digest() == hashlib.sha256(data).digest()
+
+
+def test_gc_runs_one_at_a_time(hub):
+    """A deleting collection holds a lease in the database: a second one (another machine's
+    cron) is refused while it is held, dry runs are not; an expired lease is taken over."""
+    held = "someone-else 2999-01-01T00:00:00.000Z 2026-01-01T00:00:00.000Z"
+    hub.sql("INSERT INTO server_settings (key, value) VALUES ('lease:gc', ?)", held)
+    try:
+        r = hub.cli("gc", "--yes", "--json", check=False)
+        assert r.returncode != 0 and "another gc has been running since 2026-01-01" in r.stderr, r.stderr
+        assert hub.cli("gc", "--dry-run", "--json", check=False).returncode == 0
+        assert hub.sql("SELECT value FROM server_settings WHERE key = 'lease:gc'") == [(held,)]
+        hub.sql("UPDATE server_settings SET value = 'gone 2001-01-01T00:00:00.000Z 2001-01-01T00:00:00.000Z' WHERE key = 'lease:gc'")
+        assert hub.cli("gc", "--yes", "--json", check=False).returncode == 0
+        assert hub.sql("SELECT value FROM server_settings WHERE key = 'lease:gc'") == []  # released
+    finally:
+        hub.sql("DELETE FROM server_settings WHERE key = 'lease:gc'")
