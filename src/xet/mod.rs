@@ -1,0 +1,12 @@
+//! Xet storage (issue 8), groundwork: the pieces the CAS service will stand on, each checked on
+//! its own before any route uses them.
+//!
+//! - [`token`]: short-lived CAS tokens, scoped to one repository and to reading or writing,
+//!   signed with the hub's key so every process accepts every other's.
+//! - [`xorb`]: validation of an uploaded xorb (every chunk decompressed and hashed, the xorb's
+//!   merkle hash recomputed) before it may be stored.
+//!
+//! The formats come from `xet-core-structures` (the crate `hf_xet` 1.8.0 itself uses).
+
+pub mod token;
+pub mod xorb;
