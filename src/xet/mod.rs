@@ -8,5 +8,6 @@
 //!
 //! The formats come from `xet-core-structures` (the crate `hf_xet` 1.8.0 itself uses).
 
+pub mod shard;
 pub mod token;
 pub mod xorb;

@@ -6,7 +6,7 @@
 use std::io::Cursor;
 
 use xet_core_structures::merklehash::MerkleHash;
-use xet_core_structures::xorb_object::XorbObject;
+use xet_core_structures::xorb_object::reconstruct_xorb_with_footer;
 
 use crate::error::{Error, Result};
 
@@ -23,7 +23,7 @@ pub struct XorbSummary {
     pub chunks: Vec<(String, u32)>,
     /// Bytes once decompressed.
     pub raw_bytes: u64,
-    /// Bytes stored (the upload's size).
+    /// Bytes stored (chunks plus the footer the hub wrote).
     pub stored_bytes: u64,
 }
 
@@ -37,8 +37,18 @@ pub fn parse_hash(hex: &str) -> Result<MerkleHash> {
     MerkleHash::from_hex(hex).map_err(|e| Error::bad_request(format!("bad Xet hash: {e}")))
 }
 
-/// Validate a serialized xorb addressed to `expected`; 400 saying why when it is not exactly that.
-pub fn validate(data: &[u8], expected: &MerkleHash) -> Result<XorbSummary> {
+/// A xorb that passed: what it holds, and the bytes to store (its chunks followed by a footer
+/// the hub wrote itself, so later range reads can trust the chunk table).
+#[derive(Debug, Clone)]
+pub struct ValidXorb {
+    pub summary: XorbSummary,
+    pub stored: Vec<u8>,
+}
+
+/// Validate an uploaded xorb addressed to `expected`: every chunk is decompressed and hashed and
+/// the chunks' merkle hash must be `expected`. Clients send the chunks without the footer (or
+/// with one, which is ignored and rebuilt). 400 saying why when it does not check out.
+pub fn validate(data: &[u8], expected: &MerkleHash) -> Result<ValidXorb> {
     if data.len() > MAX_XORB_BYTES {
         return Err(Error::PayloadTooLarge(format!(
             "a xorb is at most {MAX_XORB_BYTES} bytes; this one has {}",
@@ -47,10 +57,19 @@ pub fn validate(data: &[u8], expected: &MerkleHash) -> Result<XorbSummary> {
     }
     let invalid =
         |why: String| Error::bad_request(format!("xorb {} rejected: {why}", expected.hex()));
-    let xorb = XorbObject::validate_xorb_object(&mut Cursor::new(data), expected)
-        .map_err(|e| invalid(e.to_string()))?
-        .ok_or_else(|| invalid("malformed, or its chunks do not hash to it".into()))?;
+    if data.is_empty() {
+        return Err(invalid("it is empty".into()));
+    }
+    let mut stored = Vec::with_capacity(data.len() + 1024);
+    let (xorb, computed) =
+        reconstruct_xorb_with_footer(&mut stored, data).map_err(|e| invalid(e.to_string()))?;
+    if computed != *expected {
+        return Err(invalid(format!("its chunks hash to {}", computed.hex())));
+    }
     let info = &xorb.info;
+    if info.num_chunks == 0 {
+        return Err(invalid("it holds no chunk".into()));
+    }
     let mut chunks = Vec::with_capacity(info.chunk_hashes.len());
     let mut previous = 0u32;
     for (hash, end) in info.chunk_hashes.iter().zip(&info.unpacked_chunk_offsets) {
@@ -60,14 +79,14 @@ pub fn validate(data: &[u8], expected: &MerkleHash) -> Result<XorbSummary> {
         chunks.push((hash.hex(), len));
         previous = *end;
     }
-    if chunks.len() != info.num_chunks as usize {
-        return Err(invalid("chunk table and chunk count differ".into()));
-    }
-    Ok(XorbSummary {
-        hash: expected.hex(),
-        raw_bytes: u64::from(previous),
-        stored_bytes: data.len() as u64,
-        chunks,
+    Ok(ValidXorb {
+        summary: XorbSummary {
+            hash: expected.hex(),
+            raw_bytes: u64::from(previous),
+            stored_bytes: stored.len() as u64,
+            chunks,
+        },
+        stored,
     })
 }
 
@@ -75,7 +94,7 @@ pub fn validate(data: &[u8], expected: &MerkleHash) -> Result<XorbSummary> {
 mod tests {
     use super::*;
     use xet_core_structures::xorb_object::xorb_format_test_utils::{build_raw_xorb, ChunkSize};
-    use xet_core_structures::xorb_object::{CompressionScheme, SerializedXorbObject};
+    use xet_core_structures::xorb_object::{CompressionScheme, SerializedXorbObject, XorbObject};
 
     fn xorb(scheme: CompressionScheme) -> SerializedXorbObject {
         let raw = build_raw_xorb(5, ChunkSize::Fixed(16 * 1024));
@@ -90,13 +109,41 @@ mod tests {
             CompressionScheme::ByteGrouping4LZ4,
         ] {
             let x = xorb(scheme);
-            let s = validate(&x.serialized_data, &x.hash).unwrap();
+            let s = validate(&x.serialized_data, &x.hash).unwrap().summary;
             assert_eq!(s.hash, x.hash.hex());
             assert_eq!(s.chunks.len(), 5);
             assert!(s.chunks.iter().all(|(_, len)| *len == 16 * 1024));
             assert_eq!(s.raw_bytes, 5 * 16 * 1024);
             assert_eq!(parse_hash(&s.hash).unwrap(), x.hash);
         }
+    }
+
+    /// The xorb hf_xet 1.8.0 uploaded for a known 300,000-byte file (tests/fixtures/xet).
+    #[test]
+    fn accepts_what_hf_xet_uploads_and_its_bytes_are_the_file() {
+        let hex = "c6fcf7be304af6490c10f493f68b692e56b2b79c409ef3ffdfd6485a983b3324";
+        let data = include_bytes!(
+            "../../tests/fixtures/xet/c6fcf7be304af6490c10f493f68b692e56b2b79c409ef3ffdfd6485a983b3324.xorb"
+        );
+        let v = validate(data, &parse_hash(hex).unwrap()).unwrap();
+        assert_eq!(v.summary.raw_bytes, 300_000);
+        // What the hub stores reads back as the file, and itself validates.
+        let xorb = XorbObject::deserialize(&mut Cursor::new(&v.stored[..])).unwrap();
+        let bytes = xorb.get_all_bytes(&mut Cursor::new(&v.stored[..])).unwrap();
+        assert!(validate(&v.stored, &parse_hash(hex).unwrap()).is_ok());
+        let expected: Vec<u8> = (0..300_000u32)
+            .map(|i| ((i * 7 + i / 4096) % 251) as u8)
+            .collect();
+        assert!(bytes == expected, "decompressed chunks are the file");
+        for at in [20, data.len() / 2, data.len() - 1] {
+            let mut other = data.to_vec();
+            other[at] ^= 0x40;
+            assert!(
+                validate(&other, &parse_hash(hex).unwrap()).is_err(),
+                "byte {at} changed"
+            );
+        }
+        assert!(validate(&data[..data.len() - 1], &parse_hash(hex).unwrap()).is_err());
     }
 
     #[test]
@@ -111,18 +158,20 @@ mod tests {
         flipped[100] ^= 1;
         assert!(validate(&flipped, &x.hash).is_err(), "a chunk byte changed");
         let n = x.serialized_data.len();
+        // The footer is rebuilt by the hub, so only the chunks matter: cutting into the last one
+        // is refused.
+        let chunks_end = x.footer_start.unwrap() as usize;
+        assert!(validate(&x.serialized_data[..chunks_end], &x.hash).is_ok());
         assert!(
-            validate(&x.serialized_data[..n - 10], &x.hash).is_err(),
-            "footer cut"
+            validate(&x.serialized_data[..chunks_end - 1], &x.hash).is_err(),
+            "last chunk cut"
         );
+        assert!(n > chunks_end);
         assert!(
             validate(&x.serialized_data[..n / 2], &x.hash).is_err(),
             "half"
         );
         assert!(validate(&[], &x.hash).is_err());
-        let mut longer = x.serialized_data.clone();
-        longer.extend_from_slice(&[0; 16]);
-        assert!(validate(&longer, &x.hash).is_err(), "trailing bytes");
         let huge = vec![0u8; MAX_XORB_BYTES + 1];
         assert!(matches!(
             validate(&huge, &x.hash),
