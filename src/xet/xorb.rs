@@ -3,8 +3,6 @@
 //! chunks must be the one the upload is addressed to. A client cannot store bytes under a hash
 //! they do not have, so chunk-level dedup can trust what is stored.
 
-use std::io::Cursor;
-
 use xet_core_structures::merklehash::MerkleHash;
 use xet_core_structures::xorb_object::reconstruct_xorb_with_footer;
 
@@ -93,6 +91,7 @@ pub fn validate(data: &[u8], expected: &MerkleHash) -> Result<ValidXorb> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Cursor;
     use xet_core_structures::xorb_object::xorb_format_test_utils::{build_raw_xorb, ChunkSize};
     use xet_core_structures::xorb_object::{CompressionScheme, SerializedXorbObject, XorbObject};
 
