@@ -56,24 +56,17 @@ impl PgConn {
             .enable_all()
             .build()
             .map_err(|e| DbError::Other(format!("cannot start a database runtime: {e}")))?;
+        // The connection task is driven by this runtime whenever a query blocks on it.
         let client = match tls {
             None => {
                 let (client, connection) = rt.block_on(cfg.connect(NoTls))?;
-                rt.spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::warn!("postgres connection ended: {e}");
-                    }
-                });
+                rt.spawn(drive(connection));
                 client
             }
             Some(tls) => {
                 let make = tokio_postgres_rustls::MakeRustlsConnect::new((**tls).clone());
                 let (client, connection) = rt.block_on(cfg.connect(make))?;
-                rt.spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::warn!("postgres connection ended: {e}");
-                    }
-                });
+                rt.spawn(drive(connection));
                 client
             }
         };
@@ -137,6 +130,13 @@ impl PgConn {
 
     pub(super) fn batch(&self, sql: &str) -> DbResult<()> {
         Ok(self.rt.block_on(self.client.batch_execute(sql))??)
+    }
+}
+
+/// Run a connection until it closes, saying why when that was an error.
+async fn drive<F: std::future::Future<Output = Result<(), tokio_postgres::Error>>>(connection: F) {
+    if let Err(e) = connection.await {
+        tracing::warn!("postgres connection ended: {e}");
     }
 }
 
