@@ -89,15 +89,14 @@ impl Db {
     /// what it applies; tools that only read leave the schema alone).
     pub fn open_with(target: &DatabaseTarget, pool_size: usize, migrate_now: bool) -> Result<Db> {
         let pool_size = pool_size.max(1);
-        let (target_inner, describe) = match target {
+        let target_inner = match target {
             DatabaseTarget::Sqlite(path) => {
                 if let Some(parent) = path.parent() {
                     if !parent.as_os_str().is_empty() {
                         std::fs::create_dir_all(parent)?;
                     }
                 }
-                // SQLite has one writer; more than 8 connections only add contention.
-                (Target::Sqlite(path.clone()), target.describe())
+                Target::Sqlite(path.clone())
             }
             DatabaseTarget::Postgres(url) => {
                 let mut parsed = pg_tls::parse(url).map_err(|e| {
@@ -113,10 +112,11 @@ impl Db {
                 if config.get_application_name().is_none() {
                     config.application_name("kohaku");
                 }
-                (Target::Pg(Box::new(parsed)), target.describe())
+                Target::Pg(Box::new(parsed))
             }
         };
         let size = match target {
+            // SQLite has one writer; more than 8 connections only add contention.
             DatabaseTarget::Sqlite(_) => pool_size.min(8),
             DatabaseTarget::Postgres(_) => pool_size,
         };
@@ -125,7 +125,7 @@ impl Db {
                 target: target_inner,
                 conns: Mutex::new(Vec::new()),
                 permits: Semaphore::new(size),
-                describe,
+                describe: target.describe(),
             }),
         };
         let mut first = off_runtime(|| db.connect())?;
