@@ -417,38 +417,43 @@ async fn collect(hub: &Hub, opts: &Options, progress: Progress<'_>) -> Result<Re
                 }
             }
         }
-        if !opts.dry_run {
-            let cut = cutoff.clone();
-            type Stale = (String, Option<String>, Option<String>, i64);
-            let stale: Vec<Stale> = hub
-                .db
-                .call(move |c| {
-                    let mut st = c.prepare(
-                        "SELECT upload_id, storage_key, backend_upload_id, size FROM multipart_uploads WHERE created_at < ?1",
-                    )?;
-                    let v = st
-                        .query_map([&cut], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-                        .collect::<crate::db::DbResult<Vec<Stale>>>()?;
-                    c.execute(
-                        "DELETE FROM multipart_uploads WHERE created_at < ?1",
-                        [&cut],
-                    )?;
-                    Ok(v)
-                })
-                .await?;
-            for (id, key, backend, size) in stale {
-                let _ = tokio::fs::remove_dir_all(hub.storage.multipart_dir(&id)).await;
-                if let (Some(bucket), Some(key)) = (hub.storage.direct(), key) {
-                    // A direct upload nobody completed: whatever reached the bucket goes.
-                    if let Some(backend) = backend {
-                        bucket.abort_multipart(&key, &backend).await?;
+        // Multipart uploads nobody completed (a client gave up, or the process answering it
+        // was killed): counted in dry runs too, removed otherwise.
+        let (cut, dry_run) = (cutoff.clone(), opts.dry_run);
+        type Stale = (String, Option<String>, Option<String>, i64);
+        let stale: Vec<Stale> = hub
+            .db
+            .call(move |c| {
+                let v = c.query_all(
+                    "SELECT upload_id, storage_key, backend_upload_id, size FROM multipart_uploads WHERE created_at < ?1",
+                    [&cut],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )?;
+                if !dry_run {
+                    c.execute("DELETE FROM multipart_uploads WHERE created_at < ?1", [&cut])?;
+                }
+                Ok(v)
+            })
+            .await?;
+        for (id, key, backend, size) in stale {
+            // Bytes are known only once an upload reached its key; parts in flight count as
+            // an object of unknown size.
+            let mut bytes = 0;
+            if let (Some(bucket), Some(key)) = (hub.storage.direct(), &key) {
+                if bucket.size(key).await?.is_some() {
+                    bytes = size.max(0) as u64;
+                }
+                if !opts.dry_run {
+                    if let Some(backend) = &backend {
+                        bucket.abort_multipart(key, backend).await?;
                     }
-                    if bucket.size(&key).await?.is_some() {
-                        report.abandoned_uploads.add(size.max(0) as u64);
-                    }
-                    bucket.delete(&key).await?;
+                    bucket.delete(key).await?;
                 }
             }
+            if !opts.dry_run {
+                let _ = tokio::fs::remove_dir_all(hub.storage.multipart_dir(&id)).await;
+            }
+            report.abandoned_uploads.add(bytes);
         }
     }
     progress("done", 1, 1);

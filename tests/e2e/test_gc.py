@@ -136,3 +136,32 @@ def test_gc_runs_one_at_a_time(hub):
         assert hub.sql("SELECT value FROM server_settings WHERE key = 'lease:gc'") == []  # released
     finally:
         hub.sql("DELETE FROM server_settings WHERE key = 'lease:gc'")
+
+
+def test_abandoned_multipart_upload_counted_by_dry_run_then_removed(hub, http):
+    """A multipart upload that was started and never completed (the client gave up, or the hub
+    process answering it was killed) is reported by a dry run and removed by a real run."""
+    from conftest import MULTIPART_THRESHOLD
+
+    rid = f"alice/mp-gc-{uuid.uuid4().hex[:6]}"
+    http.post("/api/repos/create", json={"name": rid.split("/")[1]}, headers=auth(hub)).raise_for_status()
+    oid = uuid.uuid4().hex * 2
+    r = http.post(
+        f"/{rid}.git/info/lfs/objects/batch",
+        json={"operation": "upload", "transfers": ["basic", "multipart"], "objects": [{"oid": oid, "size": MULTIPART_THRESHOLD + 1}]},
+        headers=auth(hub),
+    )
+    r.raise_for_status()
+    up = r.json()["objects"][0]["actions"]["upload"]
+    assert http.put(up["header"]["1"], content=os.urandom(1000)).status_code in (200, 400)  # a part, then silence
+    rows = lambda: hub.sql("SELECT COUNT(*) FROM multipart_uploads WHERE oid = ?", oid)[0][0]
+    assert rows() == 1
+    time.sleep(0.01)
+    dry = json.loads(hub.cli("gc", "--dry-run", "--json", "--grace", "0s").stdout)
+    assert dry["abandoned_uploads"]["objects"] >= 1
+    assert rows() == 1, "a dry run changes nothing"
+    young = json.loads(hub.cli("gc", "--yes", "--json", "--grace", "1h").stdout)
+    assert rows() == 1, "younger than the grace period: kept"
+    real = json.loads(hub.cli("gc", "--yes", "--json", "--grace", "0s").stdout)
+    assert real["abandoned_uploads"]["objects"] >= 1 and young is not None
+    assert rows() == 0
