@@ -12,7 +12,7 @@ use crate::repos::{repo_from_row, Repo, REPO_COLS};
 
 /// Like (`true`) or unlike; returns the new count.
 pub fn set_like(conn: &mut Conn, repo_id: i64, user_id: i64, like: bool) -> Result<i64> {
-    let tx = crate::db::write_tx(conn)?;
+    let tx = crate::db::row_tx(conn)?;
     let changed = if like {
         tx.execute(
             "INSERT INTO repo_likes (repo_id, user_id, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",

@@ -58,7 +58,7 @@ pub fn require_org(conn: &Conn, name: &str) -> Result<User> {
 /// `user_id`'s role in the organization named `org`, if a member.
 pub fn role_in(conn: &Conn, org: &str, user_id: i64) -> Result<Option<Role>> {
     let r: Option<String> = conn
-        .prepare_cached(
+        .prepare(
             "SELECT m.role FROM org_members m JOIN users o ON o.id = m.org_id \
              WHERE o.username = ?1 AND o.is_org = 1 AND m.user_id = ?2",
         )?

@@ -24,7 +24,8 @@ pub fn record_download(
 ) -> Result<bool> {
     let bucket = Utc::now().timestamp() / BUCKET_SECS;
     let now = now_str();
-    let tx = crate::db::write_tx(conn)?;
+    // On every download: row atomicity keeps it exact, no hub-wide writer queue.
+    let tx = crate::db::row_tx(conn)?;
     let new = tx.execute(
         "INSERT INTO download_sessions (repo_id, session_key, time_bucket, authenticated, file_count, first_file, first_download_at, last_download_at) \
          VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?6) ON CONFLICT DO NOTHING",

@@ -7,7 +7,7 @@ use rand::Rng;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{Caller, User};
+use super::{user_from_row, Caller};
 use crate::db::now_str;
 use crate::error::{Error, Result};
 
@@ -73,28 +73,19 @@ pub fn token_caller(conn: &Conn, token: &str) -> Result<Option<Caller>> {
     // One round trip: the token, its user, and whether the user may act at all.
     let row = conn
         .query_row(
-            "SELECT t.id, t.name, t.role, t.last_used_at, t.created_at, \
-             u.id, u.username, u.email, u.is_admin, u.is_org, u.full_name, u.created_at \
+            "SELECT u.id, u.username, u.email, u.is_admin, u.is_org, u.full_name, u.created_at, \
+             t.id, t.name, t.role, t.last_used_at, t.created_at \
              FROM tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = ?1 AND u.is_active = 1",
             [digest(token)],
             |r| {
-                let user = User {
-                    id: r.get(5)?,
-                    username: r.get(6)?,
-                    email: r.get(7)?,
-                    is_admin: r.get(8)?,
-                    is_org: r.get(9)?,
-                    full_name: r.get(10)?,
-                    created_at: r.get(11)?,
-                };
                 Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, String>(4)?,
-                    user,
+                    r.get::<_, i64>(7)?,
+                    r.get::<_, String>(8)?,
+                    r.get::<_, String>(9)?,
+                    r.get::<_, Option<String>>(10)?,
+                    r.get::<_, String>(11)?,
+                    user_from_row(r)?,
                 ))
             },
         )

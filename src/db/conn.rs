@@ -104,11 +104,6 @@ impl Conn {
         })
     }
 
-    /// Same as [`Conn::prepare`]: every statement is cached.
-    pub fn prepare_cached<'c>(&'c self, sql: &str) -> DbResult<Stmt<'c>> {
-        self.prepare(sql)
-    }
-
     /// `true` when the connection can no longer be used (the server went away).
     pub(super) fn is_broken(&self) -> bool {
         match self {
@@ -133,19 +128,8 @@ impl Stmt<'_> {
     where
         F: FnMut(&Row<'_>) -> DbResult<T>,
     {
-        let mut f = f;
-        let rs = self.conn.run_query(&self.sql, params.into_values())?;
-        let out: Vec<DbResult<T>> = rs
-            .rows
-            .iter()
-            .map(|values| {
-                f(&Row {
-                    names: &rs.names,
-                    values,
-                })
-            })
-            .collect();
-        Ok(out.into_iter())
+        let rows = self.conn.query_all(&self.sql, params, f)?;
+        Ok(rows.into_iter().map(Ok).collect::<Vec<_>>().into_iter())
     }
 
     pub fn query_row<T, F>(&mut self, params: impl Params, f: F) -> DbResult<T>
@@ -207,6 +191,20 @@ impl Drop for Tx<'_> {
     fn drop(&mut self) {
         if self.open {
             let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// Start a transaction for writes that are each atomic on their own rows (insert-if-absent, then
+/// a counter moved by the outcome): on PostgreSQL a plain `BEGIN`, which row locks and unique
+/// indexes keep exact, without queueing behind every other writer of the hub as [`write_tx`]
+/// does; on SQLite the same as [`write_tx`] (one writer anyway).
+pub fn row_tx(conn: &mut Conn) -> DbResult<Tx<'_>> {
+    match conn {
+        Conn::Sqlite(_) => write_tx(conn),
+        Conn::Pg(c) => {
+            c.batch("BEGIN")?;
+            Ok(Tx { conn, open: true })
         }
     }
 }

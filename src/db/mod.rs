@@ -19,7 +19,7 @@ mod pg_tls;
 mod sqlite;
 mod value;
 
-pub use conn::{write_tx, Backend, Conn, DbResult, OptionalExtension, Stmt, Tx};
+pub use conn::{row_tx, write_tx, Backend, Conn, DbResult, OptionalExtension, Stmt, Tx};
 pub use migrate::{applied_versions, migrate, pg_ddl, MIGRATIONS};
 pub use value::{params_from_iter, FromValue, Params, Row, ToValue, Value};
 
@@ -128,11 +128,11 @@ impl Db {
                 describe: target.describe(),
             }),
         };
-        let mut first = off_runtime(|| db.connect())?;
         if migrate_now {
-            off_runtime(|| migrate(&mut first))?;
+            db.call_sync(migrate)?;
+        } else {
+            db.call_sync(|_| Ok(()))?; // reachable, or a clear error now
         }
-        db.give_back(first);
         Ok(db)
     }
 
@@ -218,6 +218,8 @@ impl Db {
         match self.backend() {
             // rusqlite blocks only this thread; nothing to step around.
             Backend::Sqlite => run(),
+            // A PostgreSQL connection blocks on its own runtime, which may not start inside
+            // another one.
             Backend::Postgres => off_runtime(run),
         }
     }

@@ -38,6 +38,10 @@ fn from_ref(v: ValueRef<'_>) -> Value {
     }
 }
 
+fn bind(params: Vec<Value>) -> impl rusqlite::Params {
+    rusqlite::params_from_iter(params.into_iter().map(to_sql))
+}
+
 pub(super) fn query(
     conn: &rusqlite::Connection,
     sql: &str,
@@ -46,7 +50,7 @@ pub(super) fn query(
     let mut stmt = conn.prepare_cached(sql)?;
     let names: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
     let n = names.len();
-    let mut rows = stmt.query(rusqlite::params_from_iter(params.into_iter().map(to_sql)))?;
+    let mut rows = stmt.query(bind(params))?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         let mut values = Vec::with_capacity(n);
@@ -63,6 +67,5 @@ pub(super) fn execute(
     sql: &str,
     params: Vec<Value>,
 ) -> DbResult<usize> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    Ok(stmt.execute(rusqlite::params_from_iter(params.into_iter().map(to_sql)))?)
+    Ok(conn.prepare_cached(sql)?.execute(bind(params))?)
 }

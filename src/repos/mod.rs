@@ -79,7 +79,7 @@ pub enum Lookup {
 pub fn find_repo(conn: &Conn, t: RepoType, ns: &str, name: &str) -> Result<Lookup> {
     // Hot path (every resolve): cached statements.
     let direct = conn
-        .prepare_cached(&format!("SELECT {REPO_COLS} FROM repos r WHERE r.repo_type = ?1 AND r.namespace = ?2 AND r.name = ?3"))?
+        .prepare(&format!("SELECT {REPO_COLS} FROM repos r WHERE r.repo_type = ?1 AND r.namespace = ?2 AND r.name = ?3"))?
         .query_row(params![t.as_str(), ns, name], repo_from_row)
         .optional()?;
     if let Some(r) = direct {

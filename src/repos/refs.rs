@@ -20,7 +20,7 @@ pub fn tag_ref(name: &str) -> String {
 
 pub fn get_ref(conn: &Conn, repo_id: i64, name: &str) -> Result<Option<String>> {
     Ok(conn
-        .prepare_cached("SELECT target FROM refs WHERE repo_id = ?1 AND name = ?2")?
+        .prepare("SELECT target FROM refs WHERE repo_id = ?1 AND name = ?2")?
         .query_row(params![repo_id, name], |r| r.get(0))
         .optional()?)
 }

@@ -118,21 +118,20 @@ class Hub:
             self.storage_dir = share.storage_dir
             self.schema = getattr(share, "schema", None)
             self.database_url = share.database_url
-        elif S3_ENDPOINT:
-            bucket = "b-" + uuid.uuid4().hex[:16]
-            self.env.update(s3_env(bucket))
-            # s3s-fs keeps each key as a file under the bucket's directory.
-            self.storage_dir = os.path.join(S3_ROOT, bucket)
         else:
-            self.storage_dir = os.path.join(data_dir, "storage")
-        if share is not None:
-            pass
-        elif PG_URL:
-            self.schema = "h_" + uuid.uuid4().hex[:16]
-            self.database_url = pg_schema_url(self.schema)
-            self.env["KOHAKU_HUB_DATABASE_URL"] = self.database_url
-        else:
-            self.database_url = "sqlite://" + os.path.join(data_dir, "kohaku.db")
+            if S3_ENDPOINT:
+                bucket = "b-" + uuid.uuid4().hex[:16]
+                self.env.update(s3_env(bucket))
+                # s3s-fs keeps each key as a file under the bucket's directory.
+                self.storage_dir = os.path.join(S3_ROOT, bucket)
+            else:
+                self.storage_dir = os.path.join(data_dir, "storage")
+            if PG_URL:
+                self.schema = "h_" + uuid.uuid4().hex[:16]
+                self.database_url = pg_schema_url(self.schema)
+                self.env["KOHAKU_HUB_DATABASE_URL"] = self.database_url
+            else:
+                self.database_url = "sqlite://" + os.path.join(data_dir, "kohaku.db")
         self.env.update(
             {
                 "KOHAKU_HUB_DATA_DIR": data_dir,
