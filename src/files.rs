@@ -16,6 +16,8 @@ pub struct FileEntry {
     pub lfs: Option<Pointer>,
     /// Size of the pointer blob for LFS files.
     pub pointer_size: u64,
+    /// The Xet file hash, for LFS files uploaded through Xet.
+    pub xet_hash: Option<String>,
 }
 
 fn join(dir: &str, name: &str) -> String {
@@ -35,6 +37,7 @@ async fn describe(hub: &Hub, repo: i64, path: String, e: &TreeEntry) -> Result<F
             size: 0,
             lfs: None,
             pointer_size: 0,
+            xet_hash: None,
         });
     }
     if !e.is_blob() {
@@ -46,10 +49,20 @@ async fn describe(hub: &Hub, repo: i64, path: String, e: &TreeEntry) -> Result<F
             size: 0,
             lfs: None,
             pointer_size: 0,
+            xet_hash: None,
         });
     }
     let info = hub.objects.blob_info(repo, &e.oid).await?;
     let size = info.lfs.as_ref().map(|p| p.size).unwrap_or(info.size);
+    let xet_hash = match &info.lfs {
+        Some(p) => {
+            let oid = p.oid.clone();
+            hub.db
+                .call(move |c| crate::xet::store::xet_hash_of(c, &oid))
+                .await?
+        }
+        None => None,
+    };
     Ok(FileEntry {
         path,
         is_dir: false,
@@ -57,6 +70,7 @@ async fn describe(hub: &Hub, repo: i64, path: String, e: &TreeEntry) -> Result<F
         size,
         lfs: info.lfs,
         pointer_size: info.size,
+        xet_hash,
     })
 }
 

@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/0003_quota_stats_likes.sql"),
     ),
     (4, include_str!("../../migrations/0004_object_storage.sql")),
+    (5, include_str!("../../migrations/0005_xet.sql")),
 ];
 
 /// SQLite DDL → PostgreSQL DDL: 64-bit integers, generated ids, bytea.

@@ -149,7 +149,7 @@ pub async fn batch(
             let mut out = Vec::new();
             for oid in oids {
                 if !is_sha256_hex(&oid) {
-                    out.push((None, false, false));
+                    out.push((None, false, false, false));
                     continue;
                 }
                 let stored = super::stored_object(c, &oid)?;
@@ -159,7 +159,8 @@ pub async fn batch(
                     _ => false,
                 };
                 let in_repo = super::repo_has_object(c, repo_id, &oid)?;
-                out.push((stored, usable, in_repo));
+                let xet = crate::xet::store::xet_hash_of(c, &oid)?.is_some();
+                out.push((stored, usable, in_repo, xet));
             }
             Ok(out)
         })
@@ -168,7 +169,7 @@ pub async fn batch(
     let mut objects = Vec::with_capacity(req.objects.len());
     let mut pending: Vec<Pending> = Vec::new();
     let user_id = caller.as_ref().map(|c| c.user.id).unwrap_or(0);
-    for (o, (stored, usable, in_repo)) in req.objects.iter().zip(known) {
+    for (o, (stored, usable, in_repo, xet)) in req.objects.iter().zip(known) {
         let oid = o.oid.to_ascii_lowercase();
         if !is_sha256_hex(&oid) {
             objects.push(obj_error(
@@ -194,7 +195,8 @@ pub async fn batch(
                     continue;
                 };
                 let ttl = cfg.download_url_expiry_secs;
-                let href = match hub.storage.direct() {
+                // A Xet-stored object is rebuilt by the hub, never read from the bucket.
+                let href = match hub.storage.direct().filter(|_| !xet) {
                     Some(bucket) => bucket.presign_get(&key, ttl, None).await?,
                     None => {
                         let s = signer.sign("download", &[&oid, &repo_id.to_string()], ttl)?;

@@ -48,6 +48,8 @@ pub struct ShardXorb {
 pub struct ShardSummary {
     pub files: Vec<ShardFile>,
     pub xorbs: Vec<ShardXorb>,
+    /// The sample of chunk hashes other uploads may find this shard by (global dedup).
+    pub dedup_chunks: Vec<String>,
 }
 
 /// Parse and check a shard as clients upload it (file and xorb sections, no lookup tables or
@@ -112,7 +114,16 @@ pub fn parse(data: &[u8]) -> Result<ShardSummary> {
     if xorbs.len() != shard.num_xorb() {
         return Err(bad("a xorb section could not be read".into()));
     }
-    Ok(ShardSummary { files, xorbs })
+    let dedup_chunks = shard
+        .global_dedup_eligible_chunks()
+        .iter()
+        .map(|h| h.hex())
+        .collect();
+    Ok(ShardSummary {
+        files,
+        xorbs,
+        dedup_chunks,
+    })
 }
 
 #[cfg(test)]

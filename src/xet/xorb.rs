@@ -19,6 +19,9 @@ pub struct XorbSummary {
     pub hash: String,
     /// Each chunk's hash (hex) and uncompressed length, in order.
     pub chunks: Vec<(String, u32)>,
+    /// Where each chunk's bytes (header included) end in the stored object; chunk `i` starts
+    /// where chunk `i - 1` ends (the first at 0).
+    pub byte_ends: Vec<u32>,
     /// Bytes once decompressed.
     pub raw_bytes: u64,
     /// Bytes stored (chunks plus the footer the hub wrote).
@@ -77,8 +80,12 @@ pub fn validate(data: &[u8], expected: &MerkleHash) -> Result<ValidXorb> {
         chunks.push((hash.hex(), len));
         previous = *end;
     }
+    if info.chunk_boundary_offsets.len() != chunks.len() {
+        return Err(invalid("chunk boundaries do not match the chunks".into()));
+    }
     Ok(ValidXorb {
         summary: XorbSummary {
+            byte_ends: info.chunk_boundary_offsets.clone(),
             hash: expected.hex(),
             raw_bytes: u64::from(previous),
             stored_bytes: stored.len() as u64,

@@ -140,12 +140,32 @@ pub async fn signed(ctx: Ctx, rest: &[&str]) -> ApiResult<Response> {
             let repo = ctx.query.get("repo").unwrap_or("");
             signer.verify("download", &[oid, repo], exp, &sig)?;
             let o = oid.to_string();
-            let key = hub
+            let (stored, xet) = hub
                 .db
-                .call(move |c| lfs::stored_object(c, &o))
-                .await?
-                .map(|(_, key)| key)
-                .unwrap_or_else(|| lfs_key(oid));
+                .call(move |c| {
+                    let xet = match kohaku::xet::store::xet_hash_of(c, &o)? {
+                        Some(fh) => kohaku::xet::store::file(c, &fh)?
+                            .map(|f| {
+                                let size = f.size;
+                                kohaku::xet::store::plan(c, &f, 0, size).map(|p| (p, size))
+                            })
+                            .transpose()?,
+                        None => None,
+                    };
+                    Ok((lfs::stored_object(c, &o)?, xet))
+                })
+                .await?;
+            if let Some((plan, size)) = xet {
+                let mut h = HeaderMap::new();
+                h.insert("content-length", header_safe(&size.to_string()));
+                h.insert(
+                    "content-type",
+                    HeaderValue::from_static("application/octet-stream"),
+                );
+                let body = kohaku::xet::cas::stream(&hub.storage, plan, size);
+                return Ok((StatusCode::OK, h, Body::from_stream(body)).into_response());
+            }
+            let key = stored.map(|(_, key)| key).unwrap_or_else(|| lfs_key(oid));
             let Some(obj) = hub.storage.open_range(&key, 0, u64::MAX).await? else {
                 return Err(Error::Gone(format!("LFS object {oid} is no longer stored")).into());
             };

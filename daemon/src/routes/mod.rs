@@ -18,6 +18,7 @@ mod repo_info;
 mod resolve;
 pub mod shapes;
 mod social;
+mod xet;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -98,6 +99,7 @@ async fn route(ctx: Ctx) -> ApiResult<Response> {
     let s: Vec<&str> = segs.iter().map(String::as_str).collect();
     match s.as_slice() {
         ["api", "lfs", rest @ ..] => lfs::signed(ctx, rest).await,
+        ["api", "xet", rest @ ..] => xet::cas(ctx, rest).await,
         ["api", "users", user, "repos"] => repo_info::user_repos(ctx, user).await,
         ["api", "admin", rest @ ..] => admin::route(ctx, rest).await,
         ["api", "quota", rest @ ..] => quota::route(ctx, rest).await,
@@ -243,6 +245,12 @@ async fn repo_api(
         }
         (["super-squash", b @ ..], Method::POST) if !b.is_empty() => {
             refs::super_squash(ctx, id, &b.join("/")).await
+        }
+        (["xet-read-token", _rev @ ..], Method::GET) => {
+            xet::token(ctx, id, kohaku::xet::token::Scope::Read).await
+        }
+        (["xet-write-token", _rev @ ..], Method::GET) => {
+            xet::token(ctx, id, kohaku::xet::token::Scope::Write).await
         }
         (["settings"], Method::PUT) => repo_admin::settings(ctx, id).await,
         (["lfs", "settings"], Method::GET) => repo_admin::lfs_settings(ctx, id).await,

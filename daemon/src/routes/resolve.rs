@@ -126,6 +126,29 @@ pub async fn resolve(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<
         "content-type",
         HeaderValue::from_static("application/octet-stream"),
     );
+    // An LFS file uploaded through Xet: its bytes are rebuilt from chunks, and hf_xet clients
+    // are told where to fetch those chunks themselves.
+    let xet = match &info.lfs {
+        Some(p) => {
+            let oid = p.oid.clone();
+            hub.db
+                .call(move |c| kohaku::xet::store::xet_hash_of(c, &oid))
+                .await?
+        }
+        None => None,
+    };
+    if let Some(x) = &xet {
+        headers.insert("x-xet-hash", hv(x));
+        let route = hub.url(&format!(
+            "/api/{}/{}/{}/xet-read-token/{}",
+            repo.repo_type.plural(),
+            repo.namespace,
+            repo.name,
+            resolved.commit
+        ));
+        headers.insert("x-xet-refresh-route", hv(&route));
+        headers.insert("link", hv(&format!("<{route}>; rel=\"xet-auth\"")));
+    }
     if info.lfs.is_some() {
         headers.insert("x-linked-etag", hv(&format!("\"{etag}\"")));
         headers.insert("x-linked-size", hv(&size.to_string()));
@@ -137,7 +160,7 @@ pub async fn resolve(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<
         hv(&format!("inline; filename=\"{file_name}\"")),
     );
 
-    if let (Some(p), Some(bucket)) = (&info.lfs, hub.storage.direct()) {
+    if let (Some(p), Some(bucket), None) = (&info.lfs, hub.storage.direct(), &xet) {
         // The bytes come straight from the bucket; the metadata rides on the redirect.
         let oid = p.oid.clone();
         let Some((_, key)) = hub
@@ -181,6 +204,20 @@ pub async fn resolve(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<
         return Ok((status, headers).into_response());
     }
     let body = match &info.lfs {
+        Some(p) if xet.is_some() => {
+            let oid = p.oid.clone();
+            let fh = xet.clone().unwrap_or_default();
+            let plan = hub
+                .db
+                .call(move |c| {
+                    let file = kohaku::xet::store::file(c, &fh)?.ok_or_else(|| {
+                        Error::Gone(format!("LFS object {oid} is no longer stored"))
+                    })?;
+                    kohaku::xet::store::plan(c, &file, start, start + len)
+                })
+                .await?;
+            Body::from_stream(kohaku::xet::cas::stream(&hub.storage, plan, len))
+        }
         Some(p) => {
             let stream = hub
                 .storage

@@ -57,6 +57,9 @@ pub fn entry_json(e: &FileEntry, last: Option<&CommitItem>) -> Value {
         if let Some(l) = lfs_json(e) {
             v["lfs"] = l;
         }
+        if let Some(x) = &e.xet_hash {
+            v["xetHash"] = json!(x);
+        }
         v
     };
     if let Some(c) = last {

@@ -1,0 +1,286 @@
+//! Xet: the token endpoints on repository paths, and the CAS under `/api/xet` (the `casUrl`
+//! the tokens name), authorised by those tokens.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use kohaku::lfs::Signer;
+use kohaku::perms::Access;
+use kohaku::xet::token::{self, CasToken, Scope};
+use kohaku::xet::{cas, shard, store, xorb};
+use kohaku::{Error, Hub};
+use serde_json::json;
+
+use super::shapes::load_repo;
+use super::{Ctx, RepoRef};
+use crate::auth;
+use crate::error::{header_safe, ApiResult};
+use crate::request::read_body_draining;
+
+/// Lifetime of a CAS token; hf_xet asks for a new one through the refresh route before it ends.
+const TOKEN_TTL_SECS: i64 = 900;
+/// Lifetime of a signed xorb range URL (local storage).
+const XORB_URL_TTL_SECS: u64 = 3600;
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Where the CAS lives, for tokens and refresh answers.
+pub fn cas_url(hub: &Hub) -> String {
+    hub.url("/api/xet")
+}
+
+/// `GET /api/{type}s/{id}/xet-read-token/{rev}` and `.../xet-write-token/{rev}`: a CAS token
+/// for this repository, in the JSON body (hf_xet) and in `X-Xet-*` headers (huggingface_hub).
+pub async fn token(ctx: Ctx, id: RepoRef, scope: Scope) -> ApiResult<Response> {
+    let hub = &ctx.hub;
+    let caller = auth::caller(hub, &ctx.headers).await?;
+    let need = match scope {
+        Scope::Read => Access::Read,
+        Scope::Write => Access::Write,
+    };
+    if scope == Scope::Write && caller.is_none() {
+        return Err(Error::Unauthorized("Authentication required to upload".into()).into());
+    }
+    let (repo, _) = load_repo(hub, caller.as_ref(), &id, need).await?;
+    let exp = now() + TOKEN_TTL_SECS;
+    let access = token::mint(
+        &hub.signing_key,
+        &CasToken {
+            repo_id: repo.id,
+            user_id: caller.map(|c| c.user.id),
+            scope,
+            exp,
+        },
+    )?;
+    let url = cas_url(hub);
+    let mut h = HeaderMap::new();
+    h.insert("x-xet-cas-url", header_safe(&url));
+    h.insert("x-xet-access-token", header_safe(&access));
+    h.insert("x-xet-token-expiration", header_safe(&exp.to_string()));
+    Ok((
+        h,
+        axum::Json(json!({"accessToken": access, "exp": exp, "casUrl": url})),
+    )
+        .into_response())
+}
+
+fn cas_token(hub: &Hub, headers: &HeaderMap, wanted: Scope) -> Result<CasToken, Error> {
+    let raw = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .ok_or_else(|| Error::Unauthorized("A Xet token is required".into()))?;
+    let t = token::verify(&hub.signing_key, raw.trim(), now())?;
+    if !t.scope.allows(wanted) {
+        return Err(Error::Forbidden("This Xet token is read-only".into()));
+    }
+    Ok(t)
+}
+
+fn octets(data: Vec<u8>) -> Response {
+    (
+        [("content-type", "application/octet-stream")],
+        Body::from(data),
+    )
+        .into_response()
+}
+
+/// `/api/xet/...`: the CAS.
+pub async fn cas(ctx: Ctx, rest: &[&str]) -> ApiResult<Response> {
+    let hub = ctx.hub.clone();
+    let m = ctx.method.clone();
+    match (rest, m) {
+        (["xorb", hash], Method::GET | Method::HEAD) => xorb_range(ctx, hash).await,
+        (["v1", "chunks", _prefix, chunk], Method::GET) => {
+            cas_token(&hub, &ctx.headers, Scope::Read)?;
+            match cas::dedup_answer(&hub, chunk).await? {
+                Some(shard) => Ok(octets(shard)),
+                None => Err(Error::EntryNotFound("No xorb holds this chunk".into()).into()),
+            }
+        }
+        (["v1", "xorb-grants", _prefix, hash], Method::POST) => {
+            // 200: stored already, skip it; 404: upload it with POST /v1/xorbs (this hub
+            // validates every xorb on the way in, so it hands out no direct-upload grants).
+            cas_token(&hub, &ctx.headers, Scope::Write)?;
+            xorb::parse_hash(hash)?;
+            let h = hash.to_string();
+            if hub.db.call(move |c| store::xorb_exists(c, &h)).await? {
+                Ok(axum::Json(json!({})).into_response())
+            } else {
+                Err(Error::EntryNotFound("Upload this xorb with POST /v1/xorbs".into()).into())
+            }
+        }
+        (["v1", "xorbs", _prefix, hash], Method::HEAD) => {
+            cas_token(&hub, &ctx.headers, Scope::Read)?;
+            xorb::parse_hash(hash)?;
+            let h = hash.to_string();
+            if hub.db.call(move |c| store::xorb_exists(c, &h)).await? {
+                Ok(StatusCode::OK.into_response())
+            } else {
+                Ok(StatusCode::NOT_FOUND.into_response())
+            }
+        }
+        (["v1", "xorbs", _prefix, hash], Method::POST) => {
+            cas_token(&hub, &ctx.headers, Scope::Write)?;
+            xorb::parse_hash(hash)?;
+            let body = read_body_draining(ctx.body, xorb::MAX_XORB_BYTES, 256 << 20).await?;
+            let inserted = cas::put_xorb(&hub, hash, body).await?;
+            Ok(axum::Json(json!({"was_inserted": inserted})).into_response())
+        }
+        ([v @ ("v1" | "v2"), "shards"], Method::POST) => {
+            let t = cas_token(&hub, &ctx.headers, Scope::Write)?;
+            let body = read_body_draining(ctx.body, shard::MAX_SHARD_BYTES, 256 << 20).await?;
+            cas::register_shard(&hub, t.user_id, body).await?;
+            if *v == "v1" {
+                Ok(axum::Json(json!({"result": 1})).into_response())
+            } else {
+                Ok((
+                    [("content-type", "application/x-ndjson")],
+                    "{\"type\":\"result\"}\n",
+                )
+                    .into_response())
+            }
+        }
+        ([v @ ("v1" | "v2"), "reconstructions", file_hash], Method::GET) => {
+            let t = cas_token(&hub, &ctx.headers, Scope::Read)?;
+            reconstruction(ctx, t, file_hash, *v == "v2").await
+        }
+        (["v1", "telemetry"], Method::POST) => Ok(StatusCode::OK.into_response()),
+        _ => Err(Error::EntryNotFound("Not found".into()).into()),
+    }
+}
+
+/// `GET /v{1,2}/reconstructions/{file}`: the terms that rebuild the file (or the `Range`
+/// asked for) and where to fetch each xorb range. Only files in the token's repository.
+async fn reconstruction(ctx: Ctx, t: CasToken, file_hash: &str, v2: bool) -> ApiResult<Response> {
+    let hub = ctx.hub.clone();
+    xorb::parse_hash(file_hash)?;
+    let range = match ctx.headers.get("range") {
+        None => None,
+        Some(v) => Some(parse_range(v)?),
+    };
+    let fh = file_hash.to_string();
+    let plan = hub
+        .db
+        .call(move |c| {
+            let not_found = || Error::EntryNotFound(format!("No file {fh} in this repository"));
+            let file = store::file(c, &fh)?.ok_or_else(not_found)?;
+            if !kohaku::lfs::repo_has_object(c, t.repo_id, &file.sha256)? {
+                return Err(not_found());
+            }
+            let (start, end) = range.unwrap_or((0, file.size));
+            store::plan(c, &file, start, end)
+        })
+        .await?;
+    let mut terms = Vec::with_capacity(plan.terms.len());
+    let mut fetch = serde_json::Map::new();
+    for term in &plan.terms {
+        terms.push(json!({
+            "hash": term.xorb,
+            "unpacked_length": term.unpacked,
+            "range": {"start": term.chunk_start, "end": term.chunk_end},
+        }));
+        let url = xorb_url(&hub, &term.xorb).await?;
+        let chunks = json!({"start": term.chunk_start, "end": term.chunk_end});
+        let bytes = json!({"start": term.byte_start, "end": term.byte_end - 1});
+        let entry = if v2 {
+            json!({"url": url, "ranges": [{"chunks": chunks, "bytes": bytes}]})
+        } else {
+            json!({"range": chunks, "url": url, "url_range": bytes})
+        };
+        fetch
+            .entry(term.xorb.clone())
+            .or_insert_with(|| json!([]))
+            .as_array_mut()
+            .map(|a| a.push(entry));
+    }
+    let key = if v2 { "xorbs" } else { "fetch_info" };
+    Ok(axum::Json(json!({
+        "offset_into_first_range": plan.offset_into_first,
+        "terms": terms,
+        key: fetch,
+    }))
+    .into_response())
+}
+
+/// `bytes=a-b` (inclusive) → `[a, b + 1)`.
+fn parse_range(v: &HeaderValue) -> Result<(u64, u64), Error> {
+    let bad = || Error::bad_request("Range must be bytes=START-END");
+    let spec = v
+        .to_str()
+        .ok()
+        .and_then(|s| s.trim().strip_prefix("bytes="))
+        .ok_or_else(bad)?;
+    let (a, b) = spec.split_once('-').ok_or_else(bad)?;
+    let a: u64 = a.trim().parse().map_err(|_| bad())?;
+    let b: u64 = match b.trim() {
+        "" => u64::MAX - 1,
+        b => b.parse().map_err(|_| bad())?,
+    };
+    if b < a {
+        return Err(bad());
+    }
+    Ok((a, b + 1))
+}
+
+/// Where a client reads a stored xorb's byte ranges: a presigned bucket URL in S3 mode, else a
+/// URL on the hub signed for that xorb.
+async fn xorb_url(hub: &Hub, xorb: &str) -> Result<String, Error> {
+    if let Some(bucket) = hub.storage.direct() {
+        return bucket
+            .presign_get(&store::xorb_key(xorb), XORB_URL_TTL_SECS, None)
+            .await;
+    }
+    let s = Signer::new(&hub.signing_key).sign("xet-xorb", &[xorb], XORB_URL_TTL_SECS)?;
+    Ok(hub.url(&format!("/api/xet/xorb/{xorb}?exp={}&sig={}", s.exp, s.sig)))
+}
+
+/// `GET /api/xet/xorb/{hash}?exp&sig` with one `Range`: bytes of a stored xorb (local storage).
+async fn xorb_range(ctx: Ctx, hash: &str) -> ApiResult<Response> {
+    let hub = &ctx.hub;
+    xorb::parse_hash(hash)?;
+    let exp: i64 = ctx
+        .query
+        .get("exp")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| Error::Forbidden("Missing URL signature".into()))?;
+    let sig = ctx.query.get("sig").unwrap_or("");
+    Signer::new(&hub.signing_key).verify("xet-xorb", &[hash], exp, sig)?;
+    let key = store::xorb_key(hash);
+    let Some(size) = hub.storage.size(&key).await? else {
+        return Err(Error::EntryNotFound(format!("xorb {hash} is not stored")).into());
+    };
+    let (start, end) = match ctx.headers.get("range") {
+        Some(v) => parse_range(v)?,
+        None => (0, size),
+    };
+    let end = end.min(size);
+    if start >= end {
+        return Err(Error::RangeNotSatisfiable {
+            message: format!("xorb {hash} has {size} bytes"),
+            size,
+        }
+        .into());
+    }
+    let mut h = HeaderMap::new();
+    h.insert("content-length", header_safe(&(end - start).to_string()));
+    h.insert("content-type", HeaderValue::from_static("application/octet-stream"));
+    let status = if ctx.headers.contains_key("range") {
+        h.insert(
+            "content-range",
+            header_safe(&format!("bytes {start}-{}/{size}", end - 1)),
+        );
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    if ctx.method == Method::HEAD {
+        return Ok((status, h).into_response());
+    }
+    let Some(stream) = hub.storage.stream_range(&key, start, end - start).await? else {
+        return Err(Error::EntryNotFound(format!("xorb {hash} is not stored")).into());
+    };
+    Ok((status, h, Body::from_stream(stream)).into_response())
+}

@@ -1,0 +1,233 @@
+//! CAS operations over the hub's storage: receiving xorbs and shards, answering dedup queries,
+//! and streaming a file's bytes back out of its xorbs.
+
+use std::io::Cursor;
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, BufReader};
+use xet_core_structures::metadata_shard::streaming_shard::MDBMinimalShard;
+use xet_core_structures::xorb_object::{
+    deserialize_chunk, deserialize_chunk_header, XORB_CHUNK_HEADER_LENGTH,
+};
+
+use super::store::{self, shard_key, xorb_key, Plan};
+use super::{shard, xorb};
+use crate::error::{Error, Result};
+use crate::hub::Hub;
+use crate::storage::{ByteStream, Storage};
+
+/// How long a dedup answer may be cached by the client.
+const DEDUP_ANSWER_TTL_SECS: u64 = 7 * 24 * 3600;
+
+/// Receive a xorb addressed to `hash`: validated whole (every chunk decompressed and hashed,
+/// the merkle hash recomputed) before it is stored. Returns whether it was new.
+pub async fn put_xorb(hub: &Hub, hash: &str, body: Bytes) -> Result<bool> {
+    let expected = xorb::parse_hash(hash)?;
+    let h = hash.to_string();
+    if hub.db.call(move |c| store::xorb_exists(c, &h)).await? {
+        return Ok(false);
+    }
+    let valid = tokio::task::spawn_blocking(move || xorb::validate(&body, &expected))
+        .await
+        .map_err(Error::internal)??;
+    hub.storage
+        .put_bytes_if_absent(&xorb_key(&valid.summary.hash), &valid.stored)
+        .await?;
+    let summary = valid.summary;
+    hub.db.call(move |c| store::record_xorb(c, &summary)).await
+}
+
+/// Receive a shard: every xorb section must be a stored xorb's, every file must rebuild from
+/// stored chunks to its file hash and its bytes must hash to the sha256 it claims. Then the
+/// files become LFS objects `user_id` possesses and the shard answers dedup queries. Nothing
+/// is registered unless all of it holds.
+pub async fn register_shard(hub: &Hub, user_id: Option<i64>, data: Bytes) -> Result<()> {
+    let data2 = data.clone();
+    let summary = tokio::task::spawn_blocking(move || shard::parse(&data2))
+        .await
+        .map_err(Error::internal)??;
+    let s2 = summary.clone();
+    hub.db
+        .call(move |c| store::check_shard(c, &s2).map(|_| ()))
+        .await?;
+    for f in &summary.files {
+        let sha = f.sha256.clone().unwrap_or_default();
+        let (fh, s) = (f.file_hash.clone(), sha.clone());
+        if hub
+            .db
+            .call(move |c| store::registered_as(c, &fh, &s))
+            .await?
+        {
+            continue;
+        }
+        let file = store::XetFile {
+            file_hash: f.file_hash.clone(),
+            sha256: sha.clone(),
+            size: f.size,
+            segments: f.segments.clone(),
+        };
+        let size = f.size;
+        let plan = hub
+            .db
+            .call(move |c| store::plan(c, &file, 0, size))
+            .await?;
+        let computed = sha256_of(stream(&hub.storage, plan, size)).await?;
+        if computed != sha {
+            return Err(Error::bad_request(format!(
+                "shard rejected: file {} rebuilds to sha256 {computed}, not {sha}",
+                f.file_hash
+            )));
+        }
+    }
+    // Kept for dedup queries only when it lists xorbs (a shard of known xorbs adds nothing).
+    let key = if summary.xorbs.is_empty() || summary.dedup_chunks.is_empty() {
+        None
+    } else {
+        let key = hex::encode(Sha256::digest(&data));
+        hub.storage
+            .put_bytes_if_absent(&shard_key(&key), &data)
+            .await?;
+        Some(key)
+    };
+    hub.db
+        .call(move |c| {
+            store::register(
+                c,
+                user_id,
+                &summary.files,
+                key.as_deref(),
+                &summary.dedup_chunks,
+            )
+        })
+        .await
+}
+
+/// Answer a global dedup query: the xorb sections (of still-stored xorbs) of the shard that
+/// listed `chunk`, as a shard stamped with an expiry, or `None`.
+pub async fn dedup_answer(hub: &Hub, chunk: &str) -> Result<Option<Vec<u8>>> {
+    xorb::parse_hash(chunk)?;
+    let c = chunk.to_string();
+    let Some(key) = hub.db.call(move |db| store::dedup_shard_key(db, &c)).await? else {
+        return Ok(None);
+    };
+    let Some(data) = hub.storage.read_all(&shard_key(&key)).await? else {
+        return Ok(None);
+    };
+    let listed = tokio::task::spawn_blocking({
+        let data = data.clone();
+        move || shard::parse(&data).map(|s| s.xorbs.into_iter().map(|x| x.hash).collect::<Vec<String>>())
+    })
+    .await
+    .map_err(Error::internal)??;
+    let kept = hub
+        .db
+        .call(move |db| store::stored_xorbs(db, &listed))
+        .await?;
+    if kept.is_empty() {
+        return Ok(None);
+    }
+    tokio::task::spawn_blocking(move || {
+        let shard = MDBMinimalShard::from_reader(&mut Cursor::new(&data), true, true)
+            .map_err(Error::internal)?;
+        let now = std::time::SystemTime::now();
+        let expiry = now + std::time::Duration::from_secs(DEDUP_ANSWER_TTL_SECS);
+        let created = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        shard
+            .serialize_xorb_subset_with_expiry(&mut out, Some(expiry), Some(created), |x| {
+                kept.contains(&x.xorb_hash().hex())
+            })
+            .map_err(Error::internal)?;
+        Ok(Some(out))
+    })
+    .await
+    .map_err(Error::internal)?
+}
+
+/// Stream `len` bytes of a planned reconstruction, chunk by chunk (a chunk at most in memory).
+pub fn stream(storage: &Storage, plan: Plan, len: u64) -> ByteStream {
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let storage = storage.clone();
+    tokio::spawn(async move {
+        if let Err(e) = produce(&storage, &plan, len, &tx).await {
+            let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+        }
+    });
+    ByteStream(rx)
+}
+
+async fn produce(
+    storage: &Storage,
+    plan: &Plan,
+    len: u64,
+    tx: &tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+) -> Result<()> {
+    let mut skip = plan.offset_into_first as usize;
+    let mut left = len;
+    for term in &plan.terms {
+        if left == 0 {
+            break;
+        }
+        let damaged = |why: String| Error::internal(format!("stored xorb {}: {why}", term.xorb));
+        let obj = storage
+            .open_range(
+                &xorb_key(&term.xorb),
+                term.byte_start,
+                term.byte_end - term.byte_start,
+            )
+            .await?
+            .ok_or_else(|| damaged("missing".into()))?;
+        let mut reader = BufReader::with_capacity(1 << 20, obj.reader);
+        for &expected in &term.chunk_lens {
+            if left == 0 {
+                break;
+            }
+            let mut buf = vec![0u8; XORB_CHUNK_HEADER_LENGTH];
+            reader.read_exact(&mut buf).await?;
+            let header = deserialize_chunk_header(&mut Cursor::new(&buf))
+                .map_err(|e| damaged(e.to_string()))?;
+            buf.resize(
+                XORB_CHUNK_HEADER_LENGTH + header.get_compressed_length() as usize,
+                0,
+            );
+            reader
+                .read_exact(&mut buf[XORB_CHUNK_HEADER_LENGTH..])
+                .await?;
+            let (data, _, n) =
+                deserialize_chunk(&mut Cursor::new(&buf)).map_err(|e| damaged(e.to_string()))?;
+            if n != expected {
+                return Err(damaged(format!("a chunk holds {n} bytes, not {expected}")));
+            }
+            let mut piece = &data[..];
+            if skip > 0 {
+                let s = skip.min(piece.len());
+                piece = &piece[s..];
+                skip -= s;
+            }
+            let take = piece.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            if take > 0 {
+                tx.send(Ok(Bytes::copy_from_slice(&piece[..take])))
+                    .await
+                    .map_err(|_| Error::internal("reader went away"))?;
+                left -= take as u64;
+            }
+        }
+    }
+    if left > 0 {
+        return Err(Error::internal("a reconstruction ended early"));
+    }
+    Ok(())
+}
+
+/// The sha256 (hex) of what a stream yields.
+pub async fn sha256_of(mut s: ByteStream) -> Result<String> {
+    let mut h = Sha256::new();
+    while let Some(piece) = s.0.recv().await {
+        h.update(&piece?);
+    }
+    Ok(hex::encode(h.finalize()))
+}
