@@ -53,6 +53,8 @@ pub struct Report {
     pub git_unreachable: Freed,
     pub abandoned_uploads: Freed,
     pub deleted_repos: Freed,
+    /// Xorbs no kept file needs a chunk of.
+    pub xet_xorbs: Freed,
     pub dry_run: bool,
 }
 
@@ -358,6 +360,15 @@ async fn collect(hub: &Hub, opts: &Options, progress: Progress<'_>) -> Result<Re
                     hub.storage.delete(&o.key).await?;
                 }
             }
+        }
+    }
+
+    // 3b. Xet: files whose LFS object went, then xorbs no remaining file needs.
+    if opts.repo.is_none() {
+        progress("Xet storage", 0, 1);
+        let swept = crate::xet::gc::sweep(hub, &cutoff, opts.dry_run).await?;
+        for (_, bytes) in swept.xorbs {
+            report.xet_xorbs.add(bytes);
         }
     }
 

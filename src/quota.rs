@@ -61,14 +61,46 @@ pub fn human(n: u64) -> String {
     }
 }
 
-/// Bytes of the unique LFS objects in a repo's history.
+/// Bytes the LFS files in a repo's history take: each plain object once, and for files
+/// uploaded through Xet the xorbs they use, each once (stored bytes after dedup).
 pub fn repo_lfs_bytes(conn: &Conn, repo_id: i64) -> Result<u64> {
-    let n: i64 = conn.query_row(
-        "SELECT COALESCE(SUM(size), 0) FROM (SELECT oid, MAX(size) AS size FROM lfs_history WHERE repo_id = ?1 GROUP BY oid) AS per_object",
+    let plain: i64 = conn.query_row(
+        "SELECT COALESCE(SUM(size), 0) FROM (SELECT h.oid, MAX(h.size) AS size FROM lfs_history h \
+         LEFT JOIN lfs_objects o ON o.oid = h.oid WHERE h.repo_id = ?1 AND o.xet_hash IS NULL GROUP BY h.oid) AS per_object",
         [repo_id],
         |r| r.get(0),
     )?;
-    Ok(n as u64)
+    let xet: i64 = conn.query_row(
+        "SELECT COALESCE(SUM(x.stored_bytes), 0) FROM xet_xorbs x WHERE x.hash IN (\
+         SELECT u.xorb_hash FROM lfs_history h JOIN lfs_objects o ON o.oid = h.oid \
+         JOIN xet_file_xorbs u ON u.file_hash = o.xet_hash WHERE h.repo_id = ?1)",
+        [repo_id],
+        |r| r.get(0),
+    )?;
+    Ok((plain + xet) as u64)
+}
+
+/// Xorbs (with stored bytes) an LFS object uploaded through Xet uses; empty for plain ones.
+fn xet_xorbs_of(conn: &Conn, oid: &str) -> Result<Vec<(String, u64)>> {
+    Ok(conn.query_all(
+        "SELECT x.hash, x.stored_bytes FROM lfs_objects o JOIN xet_file_xorbs u ON u.file_hash = o.xet_hash \
+         JOIN xet_xorbs x ON x.hash = u.xorb_hash WHERE o.oid = ?1",
+        [oid],
+        |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)),
+    )?)
+}
+
+/// Is xorb `hash` already used by an LFS file in the repo's history?
+fn repo_uses_xorb(conn: &Conn, repo_id: i64, hash: &str) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM lfs_history h JOIN lfs_objects o ON o.oid = h.oid \
+             JOIN xet_file_xorbs u ON u.file_hash = o.xet_hash WHERE h.repo_id = ?1 AND u.xorb_hash = ?2 LIMIT 1",
+            params![repo_id, hash],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional()?
+        .is_some())
 }
 
 /// Recompute and store a repo's usage.
@@ -221,15 +253,26 @@ pub fn check_rehome(conn: &Conn, repo: &Repo, ns: &str, private: bool) -> Result
     check(conn, None, ns, private, used as u64)
 }
 
-/// Bytes of `oids` (with sizes) that the repo's history does not hold yet.
+/// Bytes of `oids` (with sizes) that the repo's history does not hold yet; for Xet files,
+/// the bytes of the xorbs the repository does not use yet.
 pub fn new_lfs_bytes(conn: &Conn, repo_id: i64, objects: &[(String, u64)]) -> Result<u64> {
     let mut seen = std::collections::HashSet::new();
+    let mut xorbs_seen = std::collections::HashSet::new();
     let mut total = 0;
     for (oid, size) in objects {
         if !seen.insert(oid.clone()) || crate::lfs::repo_has_object(conn, repo_id, oid)? {
             continue;
         }
-        total += size;
+        let xorbs = xet_xorbs_of(conn, oid)?;
+        if xorbs.is_empty() {
+            total += size;
+            continue;
+        }
+        for (hash, bytes) in xorbs {
+            if xorbs_seen.insert(hash.clone()) && !repo_uses_xorb(conn, repo_id, &hash)? {
+                total += bytes;
+            }
+        }
     }
     Ok(total)
 }

@@ -16,6 +16,7 @@
 //! The formats come from `xet-core-structures` (the crate `hf_xet` 1.8.0 itself uses).
 
 pub mod cas;
+pub mod gc;
 pub mod reconstruct;
 pub mod shard;
 pub mod store;

@@ -227,6 +227,20 @@ pub fn register(
 ) -> Result<()> {
     let tx = crate::db::write_tx(conn)?;
     let now = now_str();
+    // GC deletes unused xorbs in the same kind of transaction: one of the two sees the other.
+    for f in files {
+        for s in &f.segments {
+            if !xorb_exists(&tx, &s.xorb)? {
+                return Err(Error::Conflict {
+                    message: format!(
+                        "xorb {} was garbage-collected during this upload; upload again",
+                        s.xorb
+                    ),
+                    url: None,
+                });
+            }
+        }
+    }
     for f in files {
         let sha256 = f.sha256.as_deref().unwrap_or_default();
         let segments: Vec<SegmentRow> = f

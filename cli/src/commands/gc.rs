@@ -104,11 +104,12 @@ pub fn run(cfg: Config, a: Args) -> anyhow::Result<()> {
     }
     let mut t = Table::new();
     t.set_header(vec!["kind", "objects", "bytes"]);
-    let rows: [(&str, &Freed); 5] = [
+    let rows: [(&str, &Freed); 6] = [
         ("LFS old versions", &report.lfs_old_versions),
         ("LFS unreferenced", &report.lfs_unreferenced),
         ("git unreachable", &report.git_unreachable),
         ("abandoned uploads", &report.abandoned_uploads),
+        ("Xet xorbs", &report.xet_xorbs),
         ("deleted repositories", &report.deleted_repos),
     ];
     for (k, f) in rows {

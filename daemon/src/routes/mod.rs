@@ -165,6 +165,10 @@ async fn route(ctx: Ctx) -> ApiResult<Response> {
             ([token, "accept"], Method::POST) => accounts::accept_invitation(ctx, token).await,
             _ => Err(not_found()),
         },
+        // hf_xet reports transfer statistics to the hub's root; nothing is kept.
+        ["v1", "telemetry"] if ctx.method == Method::POST => {
+            Ok(axum::http::StatusCode::OK.into_response())
+        }
         ["org", "create"] if ctx.method == Method::POST => orgs::create(ctx).await,
         ["org", "users", user, "orgs"] if ctx.method == Method::GET => {
             orgs::user_orgs(ctx, user).await
