@@ -174,10 +174,39 @@ async fn check_repo(hub: &Hub, repo: i64) -> Result<RepoCheck> {
         }
         out.lfs += 1;
         let oid = p.oid.clone();
-        let stored = hub
+        let (stored, xet) = hub
             .db
-            .call(move |c| crate::lfs::stored_object(c, &oid))
+            .call(move |c| {
+                let xet = crate::xet::store::xet_hash_of(c, &oid)?
+                    .map(|fh| crate::xet::store::file(c, &fh).map(|f| (fh, f)))
+                    .transpose()?;
+                Ok((crate::lfs::stored_object(c, &oid)?, xet))
+            })
             .await?;
+        if let Some((fh, file)) = xet {
+            // Uploaded through Xet: the file is registered and each xorb it needs is stored.
+            match file {
+                None => out.problems.push(format!(
+                    "LFS object {} of {path} names Xet file {fh}, which is not registered",
+                    p.oid
+                )),
+                Some(f) => {
+                    let mut xorbs: Vec<&str> = f.segments.iter().map(|s| s.xorb.as_str()).collect();
+                    xorbs.sort_unstable();
+                    xorbs.dedup();
+                    for x in xorbs {
+                        let key = crate::xet::store::xorb_key(x);
+                        if hub.storage.size(&key).await?.is_none() {
+                            out.problems.push(format!(
+                                "xorb {x} of LFS object {} ({path}) is missing from storage ({key})",
+                                p.oid
+                            ));
+                        }
+                    }
+                }
+            }
+            continue;
+        }
         match stored {
             None => out
                 .problems

@@ -68,10 +68,7 @@ pub async fn register_shard(hub: &Hub, user_id: Option<i64>, data: Bytes) -> Res
             segments: f.segments.clone(),
         };
         let size = f.size;
-        let plan = hub
-            .db
-            .call(move |c| store::plan(c, &file, 0, size))
-            .await?;
+        let plan = hub.db.call(move |c| store::plan(c, &file, 0, size)).await?;
         let computed = sha256_of(stream(&hub.storage, plan, size)).await?;
         if computed != sha {
             return Err(Error::bad_request(format!(
@@ -108,7 +105,11 @@ pub async fn register_shard(hub: &Hub, user_id: Option<i64>, data: Bytes) -> Res
 pub async fn dedup_answer(hub: &Hub, chunk: &str) -> Result<Option<Vec<u8>>> {
     xorb::parse_hash(chunk)?;
     let c = chunk.to_string();
-    let Some(key) = hub.db.call(move |db| store::dedup_shard_key(db, &c)).await? else {
+    let Some(key) = hub
+        .db
+        .call(move |db| store::dedup_shard_key(db, &c))
+        .await?
+    else {
         return Ok(None);
     };
     let Some(data) = hub.storage.read_all(&shard_key(&key)).await? else {
@@ -116,7 +117,10 @@ pub async fn dedup_answer(hub: &Hub, chunk: &str) -> Result<Option<Vec<u8>>> {
     };
     let listed = tokio::task::spawn_blocking({
         let data = data.clone();
-        move || shard::parse(&data).map(|s| s.xorbs.into_iter().map(|x| x.hash).collect::<Vec<String>>())
+        move || {
+            shard::parse(&data)
+                .map(|s| s.xorbs.into_iter().map(|x| x.hash).collect::<Vec<String>>())
+        }
     })
     .await
     .map_err(Error::internal)??;

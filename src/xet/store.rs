@@ -78,9 +78,11 @@ pub fn xorb_exists(conn: &Conn, hash: &str) -> Result<bool> {
 /// The chunk table of a stored xorb.
 pub fn chunk_table(conn: &Conn, hash: &str) -> Result<Option<Vec<StoredChunk>>> {
     let blob: Option<Vec<u8>> = conn
-        .query_row("SELECT chunks FROM xet_xorbs WHERE hash = ?1", [hash], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT chunks FROM xet_xorbs WHERE hash = ?1",
+            [hash],
+            |r| r.get(0),
+        )
         .optional()?;
     blob.map(|b| unpack_chunks(&b)).transpose()
 }
@@ -156,10 +158,7 @@ pub fn xet_hash_of(conn: &Conn, oid: &str) -> Result<Option<String>> {
 /// What a shard may register: each of its xorb sections must describe a stored xorb exactly,
 /// and each file must be rebuildable from stored xorbs to its stated file hash. Returns the
 /// chunk tables of the xorbs the files use.
-pub fn check_shard(
-    conn: &Conn,
-    shard: &ShardSummary,
-) -> Result<HashMap<String, Vec<StoredChunk>>> {
+pub fn check_shard(conn: &Conn, shard: &ShardSummary) -> Result<HashMap<String, Vec<StoredChunk>>> {
     let mut tables: HashMap<String, Vec<StoredChunk>> = HashMap::new();
     for x in &shard.xorbs {
         let table = chunk_table(conn, &x.hash)?.ok_or_else(|| {

@@ -70,7 +70,10 @@ fn cas_token(hub: &Hub, headers: &HeaderMap, wanted: Scope) -> Result<CasToken, 
     let raw = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .ok_or_else(|| Error::Unauthorized("A Xet token is required".into()))?;
     let t = token::verify(&hub.signing_key, raw.trim(), now())?;
     if !t.scope.allows(wanted) {
@@ -266,7 +269,10 @@ async fn xorb_range(ctx: Ctx, hash: &str) -> ApiResult<Response> {
     }
     let mut h = HeaderMap::new();
     h.insert("content-length", header_safe(&(end - start).to_string()));
-    h.insert("content-type", HeaderValue::from_static("application/octet-stream"));
+    h.insert(
+        "content-type",
+        HeaderValue::from_static("application/octet-stream"),
+    );
     let status = if ctx.headers.contains_key("range") {
         h.insert(
             "content-range",
