@@ -24,9 +24,8 @@ pub struct Swept {
 /// Sweep Xet storage. `cutoff`: creation time (`now_str` format) before which an unused xorb
 /// may go.
 pub async fn sweep(hub: &Hub, cutoff: &str, dry_run: bool) -> Result<Swept> {
-    let mut out = Swept::default();
     // Files whose LFS object was removed (or that never became one: a plain copy came first).
-    out.files = hub
+    let files = hub
         .db
         .call(move |c| {
             let orphan = "SELECT file_hash FROM xet_files f WHERE NOT EXISTS (SELECT 1 FROM lfs_objects o WHERE o.xet_hash = f.file_hash)";
@@ -49,6 +48,10 @@ pub async fn sweep(hub: &Hub, cutoff: &str, dry_run: bool) -> Result<Swept> {
             Ok(n as u64)
         })
         .await?;
+    let mut out = Swept {
+        files,
+        ..Swept::default()
+    };
 
     // Xorbs no remaining file uses. In a dry run the files above are still there, so count
     // what they alone hold too.

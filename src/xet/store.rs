@@ -52,7 +52,7 @@ pub fn pack_chunks(chunks: &[(String, u32)], byte_ends: &[u32]) -> Result<Vec<u8
 }
 
 fn unpack_chunks(blob: &[u8]) -> Result<Vec<StoredChunk>> {
-    if blob.len() % PACKED != 0 {
+    if !blob.len().is_multiple_of(PACKED) {
         return Err(Error::internal("damaged xorb chunk table"));
     }
     Ok(blob

@@ -178,7 +178,8 @@ async fn reconstruction(ctx: Ctx, t: CasToken, file_hash: &str, v2: bool) -> Api
         })
         .await?;
     let mut terms = Vec::with_capacity(plan.terms.len());
-    let mut fetch = serde_json::Map::new();
+    let mut fetch: std::collections::BTreeMap<String, Vec<serde_json::Value>> =
+        std::collections::BTreeMap::new();
     for term in &plan.terms {
         terms.push(json!({
             "hash": term.xorb,
@@ -193,11 +194,7 @@ async fn reconstruction(ctx: Ctx, t: CasToken, file_hash: &str, v2: bool) -> Api
         } else {
             json!({"range": chunks, "url": url, "url_range": bytes})
         };
-        fetch
-            .entry(term.xorb.clone())
-            .or_insert_with(|| json!([]))
-            .as_array_mut()
-            .map(|a| a.push(entry));
+        fetch.entry(term.xorb.clone()).or_default().push(entry);
     }
     let key = if v2 { "xorbs" } else { "fetch_info" };
     Ok(axum::Json(json!({
