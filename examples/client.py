@@ -1,6 +1,6 @@
 """Use a kohaku hub from Python exactly as huggingface.co.
 
-    export HF_ENDPOINT=http://127.0.0.1:28080 HF_TOKEN=hf_... HF_HUB_DISABLE_XET=1
+    export HF_ENDPOINT=http://127.0.0.1:28080 HF_TOKEN=hf_...
     python examples/client.py alice/demo
 """
 import sys
