@@ -28,13 +28,31 @@ pub async fn put_xorb(hub: &Hub, hash: &str, body: Bytes) -> Result<bool> {
     if hub.db.call(move |c| store::xorb_exists(c, &h)).await? {
         return Ok(false);
     }
-    let valid = tokio::task::spawn_blocking(move || xorb::validate(&body, &expected))
-        .await
-        .map_err(Error::internal)??;
+    // The stored form (chunks and the hub's footer) goes to a staging file, not to memory.
+    let staged = hub.storage.staging_path();
+    let path = staged.clone();
+    let checked = tokio::task::spawn_blocking(move || {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        let summary = xorb::validate_into(&body, &expected, &mut out)?;
+        // Durable before the row that says it is stored.
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        Ok::<_, Error>(summary)
+    })
+    .await
+    .map_err(Error::internal)?;
+    let summary = match checked {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&staged).await;
+            return Err(e);
+        }
+    };
     hub.storage
-        .put_bytes_if_absent(&xorb_key(&valid.summary.hash), &valid.stored)
+        .commit_staged(&staged, &xorb_key(&summary.hash))
         .await?;
-    let summary = valid.summary;
     hub.db.call(move |c| store::record_xorb(c, &summary)).await
 }
 

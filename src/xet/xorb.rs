@@ -3,6 +3,8 @@
 //! chunks must be the one the upload is addressed to. A client cannot store bytes under a hash
 //! they do not have, so chunk-level dedup can trust what is stored.
 
+use std::io::Write;
+
 use xet_core_structures::merklehash::MerkleHash;
 use xet_core_structures::xorb_object::reconstruct_xorb_with_footer;
 
@@ -50,6 +52,17 @@ pub struct ValidXorb {
 /// the chunks' merkle hash must be `expected`. Clients send the chunks without the footer (or
 /// with one, which is ignored and rebuilt). 400 saying why when it does not check out.
 pub fn validate(data: &[u8], expected: &MerkleHash) -> Result<ValidXorb> {
+    let mut stored = Vec::with_capacity(data.len() + 1024);
+    let summary = validate_into(data, expected, &mut stored)?;
+    Ok(ValidXorb { summary, stored })
+}
+
+/// [`validate`], writing the bytes to store to `out` (a staging file) instead of memory.
+pub fn validate_into(
+    data: &[u8],
+    expected: &MerkleHash,
+    out: &mut impl std::io::Write,
+) -> Result<XorbSummary> {
     if data.len() > MAX_XORB_BYTES {
         return Err(Error::PayloadTooLarge(format!(
             "a xorb is at most {MAX_XORB_BYTES} bytes; this one has {}",
@@ -61,9 +74,11 @@ pub fn validate(data: &[u8], expected: &MerkleHash) -> Result<ValidXorb> {
     if data.is_empty() {
         return Err(invalid("it is empty".into()));
     }
-    let mut stored = Vec::with_capacity(data.len() + 1024);
+    let mut counted = Counted { inner: out, n: 0 };
     let (xorb, computed) =
-        reconstruct_xorb_with_footer(&mut stored, data).map_err(|e| invalid(e.to_string()))?;
+        reconstruct_xorb_with_footer(&mut counted, data).map_err(|e| invalid(e.to_string()))?;
+    counted.flush()?;
+    let stored_bytes = counted.n;
     if computed != *expected {
         return Err(invalid(format!("its chunks hash to {}", computed.hex())));
     }
@@ -83,16 +98,30 @@ pub fn validate(data: &[u8], expected: &MerkleHash) -> Result<ValidXorb> {
     if info.chunk_boundary_offsets.len() != chunks.len() {
         return Err(invalid("chunk boundaries do not match the chunks".into()));
     }
-    Ok(ValidXorb {
-        summary: XorbSummary {
-            byte_ends: info.chunk_boundary_offsets.clone(),
-            hash: expected.hex(),
-            raw_bytes: u64::from(previous),
-            stored_bytes: stored.len() as u64,
-            chunks,
-        },
-        stored,
+    Ok(XorbSummary {
+        byte_ends: info.chunk_boundary_offsets.clone(),
+        hash: expected.hex(),
+        raw_bytes: u64::from(previous),
+        stored_bytes,
+        chunks,
     })
+}
+
+/// A writer that counts what passes through.
+struct Counted<'a, W: std::io::Write> {
+    inner: &'a mut W,
+    n: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for Counted<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 #[cfg(test)]

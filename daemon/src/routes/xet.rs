@@ -22,6 +22,10 @@ const TOKEN_TTL_SECS: i64 = 900;
 /// Lifetime of a signed xorb range URL (local storage).
 const XORB_URL_TTL_SECS: u64 = 3600;
 
+/// Xorbs received at once by this process: each is held whole while it is validated (up to
+/// 80 MiB, twice), so this bounds the memory uploads can take; others wait their turn.
+static XORB_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(8);
+
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -128,6 +132,7 @@ pub async fn cas(ctx: Ctx, rest: &[&str]) -> ApiResult<Response> {
         (["v1", "xorbs", _prefix, hash], Method::POST) => {
             cas_token(&hub, &ctx.headers, Scope::Write)?;
             xorb::parse_hash(hash)?;
+            let _slot = XORB_SLOTS.acquire().await.map_err(Error::internal)?;
             let body = read_body_draining(ctx.body, xorb::MAX_XORB_BYTES, 256 << 20).await?;
             let inserted = cas::put_xorb(&hub, hash, body).await?;
             Ok(axum::Json(json!({"was_inserted": inserted})).into_response())
