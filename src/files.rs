@@ -54,15 +54,7 @@ async fn describe(hub: &Hub, repo: i64, path: String, e: &TreeEntry) -> Result<F
     }
     let info = hub.objects.blob_info(repo, &e.oid).await?;
     let size = info.lfs.as_ref().map(|p| p.size).unwrap_or(info.size);
-    let xet_hash = match &info.lfs {
-        Some(p) => {
-            let oid = p.oid.clone();
-            hub.db
-                .call(move |c| crate::xet::store::xet_hash_of(c, &oid))
-                .await?
-        }
-        None => None,
-    };
+    let xet_hash = crate::xet::cas::xet_hash_of_pointer(hub, info.lfs.as_ref()).await?;
     Ok(FileEntry {
         path,
         is_dir: false,

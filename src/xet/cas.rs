@@ -5,7 +5,7 @@ use std::io::Cursor;
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
 use xet_core_structures::metadata_shard::streaming_shard::MDBMinimalShard;
 use xet_core_structures::xorb_object::{
     deserialize_chunk, deserialize_chunk_header, XORB_CHUNK_HEADER_LENGTH,
@@ -20,30 +20,28 @@ use crate::storage::{ByteStream, Storage};
 /// How long a dedup answer may be cached by the client.
 const DEDUP_ANSWER_TTL_SECS: u64 = 7 * 24 * 3600;
 
-/// Receive a xorb addressed to `hash`: validated whole (every chunk decompressed and hashed,
-/// the merkle hash recomputed) before it is stored. Returns whether it was new.
-pub async fn put_xorb(hub: &Hub, hash: &str, body: Bytes) -> Result<bool> {
+/// Receive a xorb addressed to `hash` from `body`: validated as it streams in (every chunk
+/// decompressed and hashed, the merkle hash recomputed), its stored form staged on disk and
+/// fsynced, then stored, then recorded. Returns whether it was new (`false`: it was stored
+/// already and `body` was not read).
+pub async fn put_xorb<R: AsyncRead + Unpin>(hub: &Hub, hash: &str, body: &mut R) -> Result<bool> {
     let expected = xorb::parse_hash(hash)?;
     let h = hash.to_string();
     if hub.db.call(move |c| store::xorb_exists(c, &h)).await? {
         return Ok(false);
     }
-    // The stored form (chunks and the hub's footer) goes to a staging file, not to memory.
     let staged = hub.storage.staging_path();
-    let path = staged.clone();
-    let checked = tokio::task::spawn_blocking(move || {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+    let received = async {
+        if let Some(dir) = staged.parent() {
+            tokio::fs::create_dir_all(dir).await?;
         }
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
-        let summary = xorb::validate_into(&body, &expected, &mut out)?;
-        // Durable before the row that says it is stored.
-        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        let mut out = tokio::io::BufWriter::new(tokio::fs::File::create(&staged).await?);
+        let summary = xorb::receive(body, &expected, &mut out).await?;
+        out.into_inner().sync_all().await?;
         Ok::<_, Error>(summary)
-    })
-    .await
-    .map_err(Error::internal)?;
-    let summary = match checked {
+    }
+    .await;
+    let summary = match received {
         Ok(s) => s,
         Err(e) => {
             let _ = tokio::fs::remove_file(&staged).await;
@@ -168,6 +166,18 @@ pub async fn dedup_answer(hub: &Hub, chunk: &str) -> Result<Option<Vec<u8>>> {
     })
     .await
     .map_err(Error::internal)?
+}
+
+/// The Xet hash of the LFS object a pointer names, when it was uploaded through Xet.
+pub async fn xet_hash_of_pointer(
+    hub: &Hub,
+    pointer: Option<&crate::git::Pointer>,
+) -> Result<Option<String>> {
+    let Some(p) = pointer else {
+        return Ok(None);
+    };
+    let oid = p.oid.clone();
+    hub.db.call(move |c| store::xet_hash_of(c, &oid)).await
 }
 
 /// Stream `len` bytes of a planned reconstruction, chunk by chunk (a chunk at most in memory).

@@ -247,7 +247,9 @@ pub fn register(
             .iter()
             .map(|s| SegmentRow(s.xorb.clone(), s.chunk_start, s.chunk_end, s.bytes))
             .collect();
-        tx.execute(
+        // A file hash names its chunks; a second registration (the same chunks found in other
+        // xorbs) keeps the first one's segments and xorb references.
+        let fresh = tx.execute(
             "INSERT INTO xet_files (file_hash, sha256, size, segments, created_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
             params![
                 f.file_hash.as_str(),
@@ -256,9 +258,9 @@ pub fn register(
                 serde_json::to_string(&segments).map_err(Error::internal)?,
                 now.as_str()
             ],
-        )?;
+        )? == 1;
         let xorbs: HashSet<&str> = f.segments.iter().map(|s| s.xorb.as_str()).collect();
-        for x in xorbs {
+        for x in xorbs.into_iter().filter(|_| fresh) {
             tx.execute(
                 "INSERT INTO xet_file_xorbs (file_hash, xorb_hash) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                 params![f.file_hash.as_str(), x],

@@ -3,16 +3,24 @@
 //! chunks must be the one the upload is addressed to. A client cannot store bytes under a hash
 //! they do not have, so chunk-level dedup can trust what is stored.
 
-use std::io::Write;
-
-use xet_core_structures::merklehash::MerkleHash;
-use xet_core_structures::xorb_object::reconstruct_xorb_with_footer;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use xet_core_structures::error::CoreError;
+use xet_core_structures::merklehash::{compute_data_hash, xorb_hash, MerkleHash};
+use xet_core_structures::xorb_object::{
+    deserialize_chunk_header, XorbObject, XorbObjectInfoV1, XORB_CHUNK_HEADER_LENGTH,
+};
 
 use crate::error::{Error, Result};
 
 /// Upper bound on an uploaded xorb: 64 MiB of chunk data at most (hf_xet's limit), plus the
 /// footer and what incompressible data grows by when "compressed".
 pub const MAX_XORB_BYTES: usize = 80 << 20;
+
+/// Upper bound on one chunk, uncompressed (hf_xet's chunks are at most 128 KiB).
+pub const MAX_CHUNK_BYTES: usize = 1 << 20;
+
+/// Upper bound on the chunks of one xorb (hf_xet's limit is 8192).
+pub const MAX_CHUNKS: usize = 16 * 1024;
 
 /// What a valid xorb holds, for the chunk index and for reconstruction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,88 +48,173 @@ pub fn parse_hash(hex: &str) -> Result<MerkleHash> {
     MerkleHash::from_hex(hex).map_err(|e| Error::bad_request(format!("bad Xet hash: {e}")))
 }
 
-/// A xorb that passed: what it holds, and the bytes to store (its chunks followed by a footer
-/// the hub wrote itself, so later range reads can trust the chunk table).
+/// A xorb that passed, with the bytes the hub would store (tests and tools; the upload path
+/// writes them to a staging file as they come).
 #[derive(Debug, Clone)]
 pub struct ValidXorb {
     pub summary: XorbSummary,
     pub stored: Vec<u8>,
 }
 
-/// Validate an uploaded xorb addressed to `expected`: every chunk is decompressed and hashed and
-/// the chunks' merkle hash must be `expected`. Clients send the chunks without the footer (or
-/// with one, which is ignored and rebuilt). 400 saying why when it does not check out.
+/// [`receive`] from memory into memory.
 pub fn validate(data: &[u8], expected: &MerkleHash) -> Result<ValidXorb> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(Error::internal)?;
     let mut stored = Vec::with_capacity(data.len() + 1024);
-    let summary = validate_into(data, expected, &mut stored)?;
+    let summary = rt.block_on(receive(&mut &data[..], expected, &mut stored))?;
     Ok(ValidXorb { summary, stored })
 }
 
-/// [`validate`], writing the bytes to store to `out` (a staging file) instead of memory.
-pub fn validate_into(
-    data: &[u8],
+/// Receive an uploaded xorb addressed to `expected` chunk by chunk (one chunk in memory):
+/// every chunk is decompressed and hashed, the chunks' merkle hash must be `expected`, and the
+/// bytes to store (the chunks, then a footer the hub writes itself) go to `out`. Clients send
+/// the chunks without the footer; one they send is ignored. 400 saying why when it does not
+/// check out, 413 past [`MAX_XORB_BYTES`].
+pub async fn receive<R, W>(
+    reader: &mut R,
     expected: &MerkleHash,
-    out: &mut impl std::io::Write,
-) -> Result<XorbSummary> {
-    if data.len() > MAX_XORB_BYTES {
-        return Err(Error::PayloadTooLarge(format!(
-            "a xorb is at most {MAX_XORB_BYTES} bytes; this one has {}",
-            data.len()
-        )));
-    }
+    out: &mut W,
+) -> Result<XorbSummary>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let invalid =
         |why: String| Error::bad_request(format!("xorb {} rejected: {why}", expected.hex()));
-    if data.is_empty() {
-        return Err(invalid("it is empty".into()));
+    let mut info = XorbObjectInfoV1::default();
+    let mut hashed: Vec<(MerkleHash, u64)> = Vec::new();
+    let mut seen = 0usize;
+    let mut stored_bytes = 0u64;
+    loop {
+        let mut head = [0u8; XORB_CHUNK_HEADER_LENGTH];
+        let got = read_full(reader, &mut head).await?;
+        if got == 0 {
+            break;
+        }
+        if got < head.len() {
+            return Err(invalid("it ends inside a chunk header".into()));
+        }
+        let header = match deserialize_chunk_header(&mut &head[..]) {
+            Ok(h) => h,
+            // The client's own footer: what follows is rebuilt, not read.
+            Err(CoreError::ChunkHeaderParse) if !hashed.is_empty() => {
+                let room = (MAX_XORB_BYTES - seen) as u64;
+                let rest =
+                    tokio::io::copy(&mut reader.take(room + 1), &mut tokio::io::sink()).await?;
+                if rest > room {
+                    return Err(too_large());
+                }
+                break;
+            }
+            Err(e) => return Err(invalid(e.to_string())),
+        };
+        let compressed = header.get_compressed_length() as usize;
+        let unpacked_len = header.get_uncompressed_length() as usize;
+        if unpacked_len == 0 || unpacked_len > MAX_CHUNK_BYTES || compressed > 2 * MAX_CHUNK_BYTES {
+            return Err(invalid(format!(
+                "a chunk of {unpacked_len} bytes ({compressed} stored); chunks hold 1 to {MAX_CHUNK_BYTES}"
+            )));
+        }
+        if hashed.len() == MAX_CHUNKS {
+            return Err(invalid(format!("it has more than {MAX_CHUNKS} chunks")));
+        }
+        seen += head.len() + compressed;
+        if seen > MAX_XORB_BYTES {
+            return Err(too_large());
+        }
+        let mut data = vec![0u8; compressed];
+        if read_full(reader, &mut data).await? < compressed {
+            return Err(invalid("it ends inside a chunk".into()));
+        }
+        // Decompressed into a buffer the header's length caps (no decompression bombs).
+        let mut chunk = Capped(Vec::with_capacity(unpacked_len), unpacked_len);
+        header
+            .get_compression_scheme()
+            .and_then(|c| c.decompress_from_reader(&mut &data[..], &mut chunk))
+            .map_err(|e| invalid(e.to_string()))?;
+        let chunk = chunk.0;
+        if chunk.len() != unpacked_len {
+            return Err(invalid("a chunk's length is not its header's".into()));
+        }
+        let hash = compute_data_hash(&chunk);
+        hashed.push((hash, chunk.len() as u64));
+        info.chunk_hashes.push(hash);
+        let end = info.chunk_boundary_offsets.last().copied().unwrap_or(0);
+        info.chunk_boundary_offsets
+            .push(end + (head.len() + compressed) as u32);
+        let unpacked = info.unpacked_chunk_offsets.last().copied().unwrap_or(0);
+        info.unpacked_chunk_offsets
+            .push(unpacked + chunk.len() as u32);
+        out.write_all(&head).await?;
+        out.write_all(&data).await?;
+        stored_bytes += (head.len() + compressed) as u64;
     }
-    let mut counted = Counted { inner: out, n: 0 };
-    let (xorb, computed) =
-        reconstruct_xorb_with_footer(&mut counted, data).map_err(|e| invalid(e.to_string()))?;
-    counted.flush()?;
-    let stored_bytes = counted.n;
+    if hashed.is_empty() {
+        return Err(invalid("it holds no chunk".into()));
+    }
+    let computed = xorb_hash(&hashed);
     if computed != *expected {
         return Err(invalid(format!("its chunks hash to {}", computed.hex())));
     }
-    let info = &xorb.info;
-    if info.num_chunks == 0 {
-        return Err(invalid("it holds no chunk".into()));
-    }
-    let mut chunks = Vec::with_capacity(info.chunk_hashes.len());
-    let mut previous = 0u32;
-    for (hash, end) in info.chunk_hashes.iter().zip(&info.unpacked_chunk_offsets) {
-        let len = end
-            .checked_sub(previous)
-            .ok_or_else(|| invalid("chunk offsets go backwards".into()))?;
-        chunks.push((hash.hex(), len));
-        previous = *end;
-    }
-    if info.chunk_boundary_offsets.len() != chunks.len() {
-        return Err(invalid("chunk boundaries do not match the chunks".into()));
-    }
-    Ok(XorbSummary {
-        byte_ends: info.chunk_boundary_offsets.clone(),
+    info.xorb_hash = computed;
+    info.num_chunks = hashed.len() as u32;
+    info.fill_in_boundary_offsets();
+    let summary = XorbSummary {
         hash: expected.hex(),
-        raw_bytes: u64::from(previous),
-        stored_bytes,
-        chunks,
+        chunks: info
+            .chunk_hashes
+            .iter()
+            .zip(&hashed)
+            .map(|(h, (_, n))| (h.hex(), *n as u32))
+            .collect(),
+        byte_ends: info.chunk_boundary_offsets.clone(),
+        raw_bytes: hashed.iter().map(|(_, n)| n).sum(),
+        stored_bytes: 0,
+    };
+    let mut footer = Vec::new();
+    XorbObject::serialize_given_info(&mut footer, info).map_err(Error::internal)?;
+    out.write_all(&footer).await?;
+    out.flush().await?;
+    Ok(XorbSummary {
+        stored_bytes: stored_bytes + footer.len() as u64,
+        ..summary
     })
 }
 
-/// A writer that counts what passes through.
-struct Counted<'a, W: std::io::Write> {
-    inner: &'a mut W,
-    n: u64,
-}
+/// A chunk's bytes, refusing to grow past the length its header states.
+struct Capped(Vec<u8>, usize);
 
-impl<W: std::io::Write> std::io::Write for Counted<'_, W> {
+impl std::io::Write for Capped {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.n += n as u64;
-        Ok(n)
+        if self.0.len() + buf.len() > self.1 {
+            return Err(std::io::Error::other(
+                "a chunk decompresses past the length its header states",
+            ));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
+        Ok(())
     }
+}
+
+fn too_large() -> Error {
+    Error::PayloadTooLarge(format!("a xorb is at most {MAX_XORB_BYTES} bytes"))
+}
+
+/// Read until `buf` is full or the input ends; how many bytes were read.
+async fn read_full<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut [u8]) -> Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        let got = reader.read(&mut buf[n..]).await?;
+        if got == 0 {
+            break;
+        }
+        n += got;
+    }
+    Ok(n)
 }
 
 #[cfg(test)]
@@ -207,9 +300,23 @@ mod tests {
             "half"
         );
         assert!(validate(&[], &x.hash).is_err());
-        let huge = vec![0u8; MAX_XORB_BYTES + 1];
+        assert!(validate(&vec![0u8; 4096], &x.hash).is_err(), "empty chunks");
+        // Valid chunks past the size bound (two xorbs' chunks back to back).
+        let half = || {
+            let raw = build_raw_xorb(330, ChunkSize::Fixed(128 * 1024));
+            let x = SerializedXorbObject::from_xorb_with_compression(
+                raw,
+                CompressionScheme::None,
+                true,
+                32,
+            )
+            .unwrap();
+            x.serialized_data[..x.footer_start.unwrap() as usize].to_vec()
+        };
+        let big = [half(), half()].concat();
+        assert!(big.len() > MAX_XORB_BYTES);
         assert!(matches!(
-            validate(&huge, &x.hash),
+            validate(&big, &x.hash),
             Err(Error::PayloadTooLarge(_))
         ));
         assert!(parse_hash("abc").is_err());

@@ -269,7 +269,8 @@ def test_bad_xorbs_shards_and_tokens_change_nothing(hub, api, bob_api, tmp_path)
         flipped[len(flipped) // 3] ^= 0xFF
         assert_error(post_xorb(bytes(flipped)), 400)
         assert_error(post_xorb(xorb, h="nothex"), 400)
-        assert_error(post_xorb(b"\0" * (81 << 20)), 413)
+        assert_error(post_xorb(b"\0" * (90 << 20)), 413)  # declared too large
+        assert_error(post_xorb(b"\0" * 4096), 400)  # empty chunks
         assert stored() == 404, "nothing stored"
         assert hub.sql("SELECT COUNT(*) FROM xet_xorbs WHERE hash = ?", FIXTURE_XORB)[0][0] == 0
 

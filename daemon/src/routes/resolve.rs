@@ -128,15 +128,7 @@ pub async fn resolve(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<
     );
     // An LFS file uploaded through Xet: its bytes are rebuilt from chunks, and hf_xet clients
     // are told where to fetch those chunks themselves.
-    let xet = match &info.lfs {
-        Some(p) => {
-            let oid = p.oid.clone();
-            hub.db
-                .call(move |c| kohaku::xet::store::xet_hash_of(c, &oid))
-                .await?
-        }
-        None => None,
-    };
+    let xet = kohaku::xet::cas::xet_hash_of_pointer(&hub, info.lfs.as_ref()).await?;
     if let Some(x) = &xet {
         headers.insert("x-xet-hash", hv(x));
         let route = hub.url(&format!(

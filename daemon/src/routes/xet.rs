@@ -15,16 +15,12 @@ use super::shapes::load_repo;
 use super::{Ctx, RepoRef};
 use crate::auth;
 use crate::error::{header_safe, ApiResult};
-use crate::request::read_body_draining;
+use crate::request::{body_reader, drain, read_body_draining};
 
 /// Lifetime of a CAS token; hf_xet asks for a new one through the refresh route before it ends.
 const TOKEN_TTL_SECS: i64 = 900;
 /// Lifetime of a signed xorb range URL (local storage).
 const XORB_URL_TTL_SECS: u64 = 3600;
-
-/// Xorbs received at once by this process: each is held whole while it is validated (up to
-/// 80 MiB, twice), so this bounds the memory uploads can take; others wait their turn.
-static XORB_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(8);
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -132,9 +128,28 @@ pub async fn cas(ctx: Ctx, rest: &[&str]) -> ApiResult<Response> {
         (["v1", "xorbs", _prefix, hash], Method::POST) => {
             cas_token(&hub, &ctx.headers, Scope::Write)?;
             xorb::parse_hash(hash)?;
-            let _slot = XORB_SLOTS.acquire().await.map_err(Error::internal)?;
-            let body = read_body_draining(ctx.body, xorb::MAX_XORB_BYTES, 256 << 20).await?;
-            let inserted = cas::put_xorb(&hub, hash, body).await?;
+            let declared = ctx
+                .headers
+                .get("content-length")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if declared.is_some_and(|n| n > xorb::MAX_XORB_BYTES as u64 + (1 << 20)) {
+                return Err(Error::PayloadTooLarge(format!(
+                    "a xorb is at most {} bytes",
+                    xorb::MAX_XORB_BYTES
+                ))
+                .into());
+            }
+            let mut body = body_reader(ctx.body);
+            let inserted = match cas::put_xorb(&hub, hash, &mut body).await {
+                Ok(i) => i,
+                Err(e) => {
+                    // Let the client finish sending so that it reads the refusal.
+                    drain(&mut body, 256 << 20).await;
+                    return Err(e.into());
+                }
+            };
+            drain(&mut body, 256 << 20).await;
             Ok(axum::Json(json!({"was_inserted": inserted})).into_response())
         }
         ([v @ ("v1" | "v2"), "shards"], Method::POST) => {
