@@ -59,24 +59,31 @@ print(f"{time.time() - t:.2f}")
 EOF
   rm -rf "$home"
 }
+hwm() { echo "   hub peak RSS after $1: $(( $(grep VmHWM /proc/$PID/status | awk '{print $2}') / 1024 )) MiB" >&2; }
 stored() { "$PY" -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT COALESCE(SUM(stored_bytes),0) FROM xet_xorbs').fetchone()[0])" "$WORK/data/kohaku.db"; }
 mibs() { "$PY" -c "print(f'{$SIZE_MIB / float(\"$1\"):.0f}')"; }
 
 "$PY" -c "from huggingface_hub import HfApi; a=HfApi(endpoint='http://127.0.0.1:$PORT', token='$TOKEN'); a.create_repo('bench/x'); a.create_repo('bench/l')"
 XU=$(run xet "api.upload_file(path_or_fileobj='$FILE', path_in_repo='blob.bin', repo_id='bench/x')")
+hwm "xet upload"
 XD=$(run xet "hf_hub_download('bench/x', 'blob.bin', local_dir='$WORK/dx')")
+hwm "xet download"
 cmp "$FILE" "$WORK/dx/blob.bin"
 LU=$(run lfs "api.upload_file(path_or_fileobj='$FILE2', path_in_repo='blob.bin', repo_id='bench/l')")
+hwm "lfs upload"
 LD=$(run lfs "hf_hub_download('bench/l', 'blob.bin', local_dir='$WORK/dl')")
+hwm "lfs download"
 cmp "$FILE2" "$WORK/dl/blob.bin"
 # A plain GET of the Xet file: the hub rebuilds it from chunks (git lfs, curl, clients without hf_xet).
 T0=$(date +%s.%N)
 curl -sf -H "authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/bench/x/resolve/main/blob.bin" -o "$WORK/rebuilt.bin"
 RD=$("$PY" -c "import time; print(f'{time.time() - $T0:.2f}')")
+hwm "plain GET"
 cmp "$FILE" "$WORK/rebuilt.bin"
 rm -rf "$WORK/dx" "$WORK/dl" "$WORK/rebuilt.bin"
 BEFORE=$(stored)
 NU=$(run xet "api.upload_file(path_or_fileobj='$WORK/tuned.bin', path_in_repo='tuned.bin', repo_id='bench/x')")
+hwm "near-duplicate"
 AFTER=$(stored)
 RSS=$(grep VmHWM /proc/$PID/status | awk '{print $2}')
 

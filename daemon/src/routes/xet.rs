@@ -97,7 +97,8 @@ pub async fn cas(ctx: Ctx, rest: &[&str]) -> ApiResult<Response> {
     match (rest, m) {
         (["xorb", hash], Method::GET | Method::HEAD) => xorb_range(ctx, hash).await,
         (["v1", "chunks", _prefix, chunk], Method::GET) => {
-            cas_token(&hub, &ctx.headers, Scope::Read)?;
+            // Asked while uploading; readers have no use for it.
+            cas_token(&hub, &ctx.headers, Scope::Write)?;
             match cas::dedup_answer(&hub, chunk).await? {
                 Some(shard) => Ok(octets(shard)),
                 None => Err(Error::EntryNotFound("No xorb holds this chunk".into()).into()),
@@ -302,8 +303,10 @@ async fn xorb_range(ctx: Ctx, hash: &str) -> ApiResult<Response> {
     if ctx.method == Method::HEAD {
         return Ok((status, h).into_response());
     }
-    let Some(stream) = hub.storage.stream_range(&key, start, end - start).await? else {
+    // hf_xet fetches many ranges at once: small reads keep each one's memory small.
+    let Some(obj) = hub.storage.open_range(&key, start, end - start).await? else {
         return Err(Error::EntryNotFound(format!("xorb {hash} is not stored")).into());
     };
+    let stream = tokio_util::io::ReaderStream::with_capacity(obj.reader, 256 << 10);
     Ok((status, h, Body::from_stream(stream)).into_response())
 }
