@@ -51,7 +51,13 @@ pub async fn put_xorb<R: AsyncRead + Unpin>(hub: &Hub, hash: &str, body: &mut R)
     hub.storage
         .commit_staged(&staged, &xorb_key(&summary.hash))
         .await?;
-    hub.db.call(move |c| store::record_xorb(c, &summary)).await
+    let (hash, received) = (summary.hash.clone(), summary.received_bytes);
+    let inserted = hub
+        .db
+        .call(move |c| store::record_xorb(c, &summary))
+        .await?;
+    tracing::info!(xorb = %hash, received_bytes = received, inserted, "xorb received");
+    Ok(inserted)
 }
 
 /// Receive a shard: every xorb section must be a stored xorb's, every file must rebuild from

@@ -36,6 +36,8 @@ pub struct XorbSummary {
     pub raw_bytes: u64,
     /// Bytes stored (chunks plus the footer the hub wrote).
     pub stored_bytes: u64,
+    /// Bytes of chunk data the upload carried (what the client sent, less any footer).
+    pub received_bytes: u64,
 }
 
 /// Parse a hash from a CAS URL: 64 hex digits, 400 otherwise.
@@ -171,6 +173,7 @@ where
         byte_ends: info.chunk_boundary_offsets.clone(),
         raw_bytes: hashed.iter().map(|(_, n)| n).sum(),
         stored_bytes: 0,
+        received_bytes: stored_bytes,
     };
     let mut footer = Vec::new();
     XorbObject::serialize_given_info(&mut footer, info).map_err(Error::internal)?;

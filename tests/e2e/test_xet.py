@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -60,6 +61,12 @@ def client(hub, code, token, **kw):
 def served(hub, path_part):
     """How many requests the hub logged whose path contains `path_part`."""
     return open(os.path.join(hub.data_dir, "serve.log")).read().count(f"path={path_part}")
+
+
+def received_xorb_bytes(hub):
+    """Bytes of xorb data the hub has received so far (its log says each xorb's)."""
+    log = open(os.path.join(hub.data_dir, "serve.log")).read()
+    return sum(int(m) for m in re.findall(r"xorb received.*?received_bytes=(\d+)", log))
 
 
 def pattern(n, seed=0):
@@ -185,14 +192,18 @@ def test_near_duplicate_upload_sends_and_stores_only_the_change(hub, tmp_path):
         f.write(os.urandom(1 << 20))
     client(hub, f"api.create_repo({rid!r}); api.upload_file(path_or_fileobj={str(base)!r}, path_in_repo='base.bin', repo_id={rid!r})", token)
     after_base = xorb_rows(hub)
+    received_before = received_xorb_bytes(hub)
+    assert received_before >= size, "the base file was sent whole"
     rid_used = hub.sql("SELECT used_bytes FROM repos WHERE namespace = 'alice' AND name = ?", rid.split("/")[1])[0][0]
     # A fresh client (no local cache): only what the hub's dedup answers tells it.
     client(hub, f"api.upload_file(path_or_fileobj={str(changed)!r}, path_in_repo='tuned.bin', repo_id={rid!r})", token)
     after = xorb_rows(hub)
     new = {h: n for h, n in after.items() if h not in after_base}
-    received = sum(new.values())
-    print(f"near-duplicate upload: {received} bytes received and stored for a {size}-byte file", file=sys.stderr)
+    stored = sum(new.values())
+    received = received_xorb_bytes(hub) - received_before
+    print(f"near-duplicate upload: {received} bytes received, {stored} stored, for a {size}-byte file", file=sys.stderr)
     assert 0 < received < 6 << 20, received
+    assert 0 < stored < 6 << 20, stored
     # Quota counts stored bytes after dedup: the second file added only its new xorbs.
     used = hub.sql("SELECT used_bytes FROM repos WHERE namespace = 'alice' AND name = ?", rid.split("/")[1])[0][0]
     assert rid_used >= size and used - rid_used < 8 << 20, (rid_used, used)
