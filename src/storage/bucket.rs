@@ -20,6 +20,9 @@ const RANGE_CHUNK: u64 = 4 << 20;
 
 /// Ranged GETs in flight for one stream.
 const RANGES_IN_FLIGHT: usize = 4;
+/// Files uploaded to the bucket at once by this process (see [`S3Storage::put_file`]).
+const PUTS_IN_FLIGHT: usize = 4;
+static PUT_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(PUTS_IN_FLIGHT);
 
 #[derive(Clone)]
 pub struct S3Storage {
@@ -145,11 +148,17 @@ impl S3Storage {
         Ok(())
     }
 
-    /// Upload a local file under `key` (streamed; multipart above the client's chunk size).
+    /// Upload a local file under `key` (streamed; multipart above the client's 8 MiB chunk
+    /// size). One part in flight per upload and [`PUTS_IN_FLIGHT`] uploads at once: left to
+    /// itself the client sizes its part concurrency from the machine's free memory, which
+    /// concurrent Xet uploads multiplied into half a gigabyte.
     pub async fn put_file(&self, file: &Path, key: &str) -> Result<()> {
+        let _slot = PUT_SLOTS.acquire().await.map_err(crate::Error::internal)?;
         let mut f = tokio::fs::File::open(file).await?;
         self.streaming
-            .put_object_stream(&mut f, path(key)?)
+            .put_object_stream_builder(path(key)?)
+            .with_max_concurrent_chunks(1)
+            .execute_stream(&mut f)
             .await
             .map_err(s3_err)?;
         Ok(())
