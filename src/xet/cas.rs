@@ -137,12 +137,14 @@ pub async fn dedup_answer(hub: &Hub, chunk: &str) -> Result<Option<Vec<u8>>> {
     let Some(data) = hub.storage.read_all(&shard_key(&key)).await? else {
         return Ok(None);
     };
-    let listed = tokio::task::spawn_blocking({
-        let data = data.clone();
-        move || {
-            shard::parse(&data)
-                .map(|s| s.xorbs.into_iter().map(|x| x.hash).collect::<Vec<String>>())
-        }
+    let (shard, listed) = tokio::task::spawn_blocking(move || {
+        let shard = MDBMinimalShard::from_reader(&mut Cursor::new(&data), true, true)
+            .map_err(Error::internal)?;
+        let listed: Vec<String> = (0..shard.num_xorb())
+            .filter_map(|i| shard.xorb(i))
+            .map(|x| x.xorb_hash().hex())
+            .collect();
+        Ok::<_, Error>((shard, listed))
     })
     .await
     .map_err(Error::internal)??;
@@ -154,8 +156,6 @@ pub async fn dedup_answer(hub: &Hub, chunk: &str) -> Result<Option<Vec<u8>>> {
         return Ok(None);
     }
     tokio::task::spawn_blocking(move || {
-        let shard = MDBMinimalShard::from_reader(&mut Cursor::new(&data), true, true)
-            .map_err(Error::internal)?;
         let now = std::time::SystemTime::now();
         let expiry = now + std::time::Duration::from_secs(DEDUP_ANSWER_TTL_SECS);
         let created = now
