@@ -155,6 +155,18 @@ pub fn xet_hash_of(conn: &Conn, oid: &str) -> Result<Option<String>> {
         .flatten())
 }
 
+/// How to rebuild bytes `[start, end)` of LFS object `oid`, with its size, when it was
+/// uploaded through Xet.
+pub fn plan_object(conn: &Conn, oid: &str, start: u64, end: u64) -> Result<Option<(Plan, u64)>> {
+    let Some(file_hash) = xet_hash_of(conn, oid)? else {
+        return Ok(None);
+    };
+    let Some(f) = file(conn, &file_hash)? else {
+        return Ok(None);
+    };
+    Ok(Some((plan(conn, &f, start, end)?, f.size)))
+}
+
 /// What a shard may register: each of its xorb sections must describe a stored xorb exactly,
 /// and each file must be rebuildable from stored xorbs to its stated file hash. Returns the
 /// chunk tables of the xorbs the files use.

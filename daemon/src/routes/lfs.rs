@@ -143,15 +143,7 @@ pub async fn signed(ctx: Ctx, rest: &[&str]) -> ApiResult<Response> {
             let (stored, xet) = hub
                 .db
                 .call(move |c| {
-                    let xet = match kohaku::xet::store::xet_hash_of(c, &o)? {
-                        Some(fh) => kohaku::xet::store::file(c, &fh)?
-                            .map(|f| {
-                                let size = f.size;
-                                kohaku::xet::store::plan(c, &f, 0, size).map(|p| (p, size))
-                            })
-                            .transpose()?,
-                        None => None,
-                    };
+                    let xet = kohaku::xet::store::plan_object(c, &o, 0, u64::MAX)?;
                     Ok((lfs::stored_object(c, &o)?, xet))
                 })
                 .await?;

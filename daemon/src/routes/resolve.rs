@@ -198,17 +198,12 @@ pub async fn resolve(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<
     let body = match &info.lfs {
         Some(p) if xet.is_some() => {
             let oid = p.oid.clone();
-            let fh = xet.clone().unwrap_or_default();
             let plan = hub
                 .db
-                .call(move |c| {
-                    let file = kohaku::xet::store::file(c, &fh)?.ok_or_else(|| {
-                        Error::Gone(format!("LFS object {oid} is no longer stored"))
-                    })?;
-                    kohaku::xet::store::plan(c, &file, start, start + len)
-                })
-                .await?;
-            Body::from_stream(kohaku::xet::cas::stream(&hub.storage, plan, len))
+                .call(move |c| kohaku::xet::store::plan_object(c, &oid, start, start + len))
+                .await?
+                .ok_or_else(|| gone(path, &p.oid))?;
+            Body::from_stream(kohaku::xet::cas::stream(&hub.storage, plan.0, len))
         }
         Some(p) => {
             let stream = hub
