@@ -195,6 +195,8 @@ def test_near_duplicate_upload_sends_and_stores_only_the_change(hub, tmp_path):
     received_before = received_xorb_bytes(hub)
     assert received_before >= size, "the base file was sent whole"
     rid_used = hub.sql("SELECT used_bytes FROM repos WHERE namespace = 'alice' AND name = ?", rid.split("/")[1])[0][0]
+    # The repository may grow by 16 MB only: the near-duplicate fits, counted after dedup.
+    hub.cli("quota", "set-repo", f"model/{rid}", str(rid_used + (16 << 20)))
     # A fresh client (no local cache): only what the hub's dedup answers tells it.
     client(hub, f"api.upload_file(path_or_fileobj={str(changed)!r}, path_in_repo='tuned.bin', repo_id={rid!r})", token)
     after = xorb_rows(hub)
@@ -207,6 +209,25 @@ def test_near_duplicate_upload_sends_and_stores_only_the_change(hub, tmp_path):
     # Quota counts stored bytes after dedup: the second file added only its new xorbs.
     used = hub.sql("SELECT used_bytes FROM repos WHERE namespace = 'alice' AND name = ?", rid.split("/")[1])[0][0]
     assert rid_used >= size and used - rid_used < 8 << 20, (rid_used, used)
+    # 20 MB of new bytes do not fit: refused at the commit, nothing committed.
+    (tmp_path / "new.bin").write_bytes(os.urandom(20 << 20))
+    out = client(
+        hub,
+        f"""
+        from huggingface_hub.errors import HfHubHTTPError
+        try:
+            api.upload_file(path_or_fileobj={str(tmp_path / 'new.bin')!r}, path_in_repo='new.bin', repo_id={rid!r})
+            print("status 200")
+        except HfHubHTTPError as e:
+            print("status", e.response.status_code, str(e).replace(chr(10), " "))
+        """,
+        token,
+    )
+    assert "status 413" in out and "Quota exceeded" in out, out
+    from huggingface_hub import HfApi
+
+    assert "new.bin" not in HfApi(endpoint=hub.endpoint, token=token).list_repo_files(rid)
+    hub.cli("quota", "set-repo", f"model/{rid}", "unlimited")
     out = client(
         hub,
         f"""

@@ -136,11 +136,7 @@ pub async fn preupload(ctx: Ctx, id: RepoRef, rev: &str) -> ApiResult<Response> 
             size: f.size as u64,
         });
     }
-    let extra: u64 = cands.iter().map(|c| c.size).sum();
-    let r2 = repo.clone();
-    hub.db
-        .call(move |c| kohaku::quota::check_repo(c, &r2, extra))
-        .await?;
+    let sizes: Vec<u64> = cands.iter().map(|c| c.size).collect();
     let decisions = preupload::decide(
         hub,
         repo.id,
@@ -149,6 +145,19 @@ pub async fn preupload(ctx: Ctx, id: RepoRef, rev: &str) -> ApiResult<Response> 
         body.git_ignore.as_deref(),
     )
     .await?;
+    // Regular files count here, whole. LFS files are counted where their bytes arrive: whole
+    // at the LFS batch, after dedup at the commit when they come through Xet (a fine-tune of a
+    // stored model may add a few MB, not its full size).
+    let extra: u64 = decisions
+        .iter()
+        .zip(&sizes)
+        .filter(|(d, _)| !d.lfs)
+        .map(|(_, size)| size)
+        .sum();
+    let r2 = repo.clone();
+    hub.db
+        .call(move |c| kohaku::quota::check_repo(c, &r2, extra))
+        .await?;
     let files: Vec<Value> = decisions
         .into_iter()
         .map(|d| {
