@@ -233,11 +233,23 @@ CREATE TABLE xet_file_xorbs (
 );
 CREATE INDEX xet_file_xorbs_xorb ON xet_file_xorbs (xorb_hash);
 
--- Global dedup: a sampled chunk hash -> the stored shard (xet/shards/{key}) whose xorb
--- sections list it.
-CREATE TABLE xet_dedup (
-    chunk_hash TEXT PRIMARY KEY,
+-- Global dedup: a sampled chunk hash -> every stored shard (xet/shards/{key}) whose xorb
+-- sections list it (a caller is answered from one whose xorbs it may read).
+CREATE TABLE xet_dedup_entries (
+    chunk_hash TEXT NOT NULL,
     shard_key TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (chunk_hash, shard_key)
 );
-CREATE INDEX xet_dedup_shard ON xet_dedup (shard_key);
+CREATE INDEX xet_dedup_entries_shard ON xet_dedup_entries (shard_key);
+
+-- Who sent each xorb's bytes (validated on the way in): they may learn its chunk list (dedup
+-- answers, "already stored") and use any of its chunks in a shard. Anyone else may use only
+-- chunk ranges of files they can read.
+CREATE TABLE xet_xorb_senders (
+    xorb_hash TEXT NOT NULL,
+    user_id INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (xorb_hash, user_id)
+);
+CREATE INDEX xet_xorb_senders_user ON xet_xorb_senders (user_id);

@@ -133,6 +133,16 @@ const KEYS: &[Key] = &[
         default: || Some("2147483648".into()),
     },
     Key {
+        name: "max_file_bytes",
+        secret: false,
+        default: || Some("5497558138880".into()),
+    },
+    Key {
+        name: "cache_bytes",
+        secret: false,
+        default: || Some("67108864".into()),
+    },
+    Key {
         name: "log",
         secret: false,
         default: || Some("info".into()),
@@ -320,6 +330,11 @@ pub struct Config {
     pub upload_url_expiry_secs: u64,
     pub download_url_expiry_secs: u64,
     pub max_commit_bytes: u64,
+    /// Largest file (LFS object) the hub accepts; bigger announcements are refused before any
+    /// byte or upload URL is handed out (5 TiB, S3's object limit).
+    pub max_file_bytes: u64,
+    /// Memory for the parsed git-object cache of each process, in bytes.
+    pub cache_bytes: u64,
     pub log: String,
     pub registration: Registration,
     pub require_email_verification: bool,
@@ -566,6 +581,8 @@ impl Config {
                 &get("download_url_expiry_secs"),
             )?,
             max_commit_bytes: parse_num("max_commit_bytes", &get("max_commit_bytes"))?,
+            max_file_bytes: parse_num("max_file_bytes", &get("max_file_bytes"))?,
+            cache_bytes: parse_num("cache_bytes", &get("cache_bytes"))?,
             log: get("log"),
             raw,
         })

@@ -62,7 +62,8 @@ pub fn human(n: u64) -> String {
 }
 
 /// Bytes the LFS files in a repo's history take: each plain object once, and for files
-/// uploaded through Xet the xorbs they use, each once (stored bytes after dedup).
+/// uploaded through Xet the stored bytes of the chunk ranges they use, each chunk once (after
+/// dedup, and never the rest of a xorb another file shares).
 pub fn repo_lfs_bytes(conn: &Conn, repo_id: i64) -> Result<u64> {
     let plain: i64 = conn.query_row(
         "SELECT COALESCE(SUM(size), 0) FROM (SELECT h.oid, MAX(h.size) AS size FROM lfs_history h \
@@ -70,37 +71,8 @@ pub fn repo_lfs_bytes(conn: &Conn, repo_id: i64) -> Result<u64> {
         [repo_id],
         |r| r.get(0),
     )?;
-    let xet: i64 = conn.query_row(
-        "SELECT COALESCE(SUM(x.stored_bytes), 0) FROM xet_xorbs x WHERE x.hash IN (\
-         SELECT u.xorb_hash FROM lfs_history h JOIN lfs_objects o ON o.oid = h.oid \
-         JOIN xet_file_xorbs u ON u.file_hash = o.xet_hash WHERE h.repo_id = ?1)",
-        [repo_id],
-        |r| r.get(0),
-    )?;
-    Ok((plain + xet) as u64)
-}
-
-/// Xorbs (with stored bytes) an LFS object uploaded through Xet uses; empty for plain ones.
-fn xet_xorbs_of(conn: &Conn, oid: &str) -> Result<Vec<(String, u64)>> {
-    Ok(conn.query_all(
-        "SELECT x.hash, x.stored_bytes FROM lfs_objects o JOIN xet_file_xorbs u ON u.file_hash = o.xet_hash \
-         JOIN xet_xorbs x ON x.hash = u.xorb_hash WHERE o.oid = ?1",
-        [oid],
-        |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)),
-    )?)
-}
-
-/// Is xorb `hash` already used by an LFS file in the repo's history?
-fn repo_uses_xorb(conn: &Conn, repo_id: i64, hash: &str) -> Result<bool> {
-    Ok(conn
-        .query_row(
-            "SELECT 1 FROM lfs_history h JOIN lfs_objects o ON o.oid = h.oid \
-             JOIN xet_file_xorbs u ON u.file_hash = o.xet_hash WHERE h.repo_id = ?1 AND u.xorb_hash = ?2 LIMIT 1",
-            params![repo_id, hash],
-            |r| r.get::<_, i64>(0),
-        )
-        .optional()?
-        .is_some())
+    let xet = crate::xet::usage::bytes(conn, crate::xet::usage::repo_ranges(conn, repo_id, None)?)?;
+    Ok(plain as u64 + xet)
 }
 
 /// Recompute and store a repo's usage.
@@ -254,25 +226,32 @@ pub fn check_rehome(conn: &Conn, repo: &Repo, ns: &str, private: bool) -> Result
 }
 
 /// Bytes of `oids` (with sizes) that the repo's history does not hold yet; for Xet files,
-/// the bytes of the xorbs the repository does not use yet.
+/// the stored bytes of the chunks the repository does not use yet.
 pub fn new_lfs_bytes(conn: &Conn, repo_id: i64, objects: &[(String, u64)]) -> Result<u64> {
+    use crate::xet::usage;
     let mut seen = std::collections::HashSet::new();
-    let mut xorbs_seen = std::collections::HashSet::new();
+    let mut added = usage::Ranges::new();
     let mut total = 0;
     for (oid, size) in objects {
         if !seen.insert(oid.clone()) || crate::lfs::repo_has_object(conn, repo_id, oid)? {
             continue;
         }
-        let xorbs = xet_xorbs_of(conn, oid)?;
-        if xorbs.is_empty() {
+        let ranges = usage::object_ranges(conn, oid)?;
+        if ranges.is_empty() {
             total += size;
             continue;
         }
-        for (hash, bytes) in xorbs {
-            if xorbs_seen.insert(hash.clone()) && !repo_uses_xorb(conn, repo_id, &hash)? {
-                total += bytes;
-            }
+        for (xorb, r) in ranges {
+            added.entry(xorb).or_default().extend(r);
         }
+    }
+    for (xorb, new) in added {
+        let old = usage::repo_ranges(conn, repo_id, Some(&xorb))?
+            .remove(&xorb)
+            .unwrap_or_default();
+        let before = usage::xorb_range_bytes(conn, &xorb, old.clone())?;
+        let after = usage::xorb_range_bytes(conn, &xorb, old.into_iter().chain(new).collect())?;
+        total += after.saturating_sub(before);
     }
     Ok(total)
 }

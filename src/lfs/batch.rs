@@ -69,6 +69,76 @@ pub struct BatchResponse {
 }
 
 const MAX_OBJECTS: usize = 1000;
+/// S3's limit, kept everywhere: a bigger object gets bigger parts.
+const MAX_PARTS_PER_OBJECT: u64 = 10_000;
+/// Part URLs in one answer, whatever the objects announce (about 300 bytes each).
+const MAX_PARTS_PER_ANSWER: u64 = 50_000;
+/// S3 refuses parts above 5 GiB.
+const MAX_BUCKET_PART: u64 = 5 << 30;
+
+/// How large multipart parts are for this answer: the configured size, at least 5 MiB with a
+/// bucket, never more than [`MAX_PARTS_PER_OBJECT`] parts per object, and grown as a whole when
+/// the objects together would need more than [`MAX_PARTS_PER_ANSWER`] part URLs.
+struct PartPlan {
+    /// Objects above this size get multipart uploads.
+    threshold: u64,
+    base: u64,
+    scale: u64,
+}
+
+impl PartPlan {
+    fn new(hub: &Hub, req: &BatchRequest) -> Result<PartPlan> {
+        let cfg = &hub.config;
+        let bucket = hub.storage.direct().is_some();
+        let threshold = if bucket {
+            cfg.lfs_multipart_threshold_bytes.min(MAX_BUCKET_PART)
+        } else {
+            cfg.lfs_multipart_threshold_bytes
+        };
+        let base = if bucket {
+            cfg.lfs_multipart_chunk_bytes.max(5 << 20)
+        } else {
+            cfg.lfs_multipart_chunk_bytes.max(1)
+        };
+        let mut plan = PartPlan {
+            threshold,
+            base,
+            scale: 1,
+        };
+        if req.operation != Operation::Upload {
+            return Ok(plan);
+        }
+        let sizes: Vec<u64> = req
+            .objects
+            .iter()
+            .filter_map(|o| u64::try_from(o.size).ok())
+            .filter(|s| *s > threshold)
+            .collect();
+        let total = |p: &PartPlan| -> u64 { sizes.iter().map(|s| s.div_ceil(p.chunk(*s))).sum() };
+        while total(&plan) > MAX_PARTS_PER_ANSWER
+            && plan.base.saturating_mul(plan.scale) < u64::MAX / 2
+        {
+            plan.scale *= 2;
+        }
+        let too_big = |p: &PartPlan| {
+            bucket && sizes.iter().any(|s| p.chunk(*s) > MAX_BUCKET_PART)
+                || total(p) > MAX_PARTS_PER_ANSWER
+        };
+        if too_big(&plan) {
+            return Err(Error::PayloadTooLarge(format!(
+                "These objects need more than {MAX_PARTS_PER_ANSWER} upload parts together: send fewer large objects per batch request"
+            )));
+        }
+        Ok(plan)
+    }
+
+    /// The part size for an object of `size` bytes.
+    fn chunk(&self, size: u64) -> u64 {
+        self.base
+            .saturating_mul(self.scale)
+            .max(size.div_ceil(MAX_PARTS_PER_OBJECT))
+    }
+}
 
 /// An upload handed out by a batch answer, remembered until it is completed and verified.
 struct Pending {
@@ -117,19 +187,16 @@ pub async fn batch(
         )));
     }
     if req.operation == Operation::Upload {
-        let objs: Vec<(String, u64)> = req
+        if let Some(o) = req
             .objects
             .iter()
-            .filter(|o| o.size >= 0 && is_sha256_hex(&o.oid.to_ascii_lowercase()))
-            .map(|o| (o.oid.to_ascii_lowercase(), o.size as u64))
-            .collect();
-        let r = repo.clone();
-        hub.db
-            .call(move |c| {
-                let extra = crate::quota::new_lfs_bytes(c, r.id, &objs)?;
-                crate::quota::check_repo(c, &r, extra)
-            })
-            .await?;
+            .find(|o| u64::try_from(o.size).is_ok_and(|n| n > hub.config.max_file_bytes))
+        {
+            return Err(Error::PayloadTooLarge(format!(
+                "Object {} announces {} bytes; this hub accepts files of at most {} bytes",
+                o.oid, o.size, hub.config.max_file_bytes
+            )));
+        }
     }
     let multipart_ok = req.transfers.is_empty() || req.transfers.iter().any(|t| t == "multipart");
     let signer = Signer::new(&hub.signing_key);
@@ -165,6 +232,34 @@ pub async fn batch(
             Ok(out)
         })
         .await?;
+
+    if req.operation == Operation::Upload {
+        // Quota: what the caller may not know of counts as announced (it has to send it).
+        let mut announced = 0u64;
+        let mut known_objs = Vec::new();
+        for (o, (_, usable, _, _)) in req.objects.iter().zip(&known) {
+            let oid = o.oid.to_ascii_lowercase();
+            let Ok(size) = u64::try_from(o.size) else {
+                continue;
+            };
+            if !is_sha256_hex(&oid) {
+                continue;
+            }
+            if *usable {
+                known_objs.push((oid, size));
+            } else {
+                announced = announced.saturating_add(size);
+            }
+        }
+        let r = repo.clone();
+        hub.db
+            .call(move |c| {
+                let extra = crate::quota::new_lfs_bytes(c, r.id, &known_objs)?;
+                crate::quota::check_repo(c, &r, extra.saturating_add(announced))
+            })
+            .await?;
+    }
+    let plan = PartPlan::new(hub, &req)?;
 
     let mut objects = Vec::with_capacity(req.objects.len());
     let mut pending: Vec<Pending> = Vec::new();
@@ -224,7 +319,8 @@ pub async fn batch(
                 });
             }
             Operation::Upload => {
-                if let Some((real, _)) = stored {
+                // Stored but not the caller's to know: answered exactly as an unknown object.
+                if let Some((real, _)) = stored.filter(|_| usable) {
                     if real != size {
                         objects.push(obj_error(
                             o,
@@ -233,21 +329,20 @@ pub async fn batch(
                         ));
                         continue;
                     }
-                    if usable {
-                        // Already here and the caller may use it: nothing to send.
-                        objects.push(ObjectResponse {
-                            oid,
-                            size: o.size,
-                            authenticated: Some(true),
-                            actions: BTreeMap::new(),
-                            error: None,
-                        });
-                        continue;
-                    }
+                    // Already here and the caller may use it: nothing to send.
+                    objects.push(ObjectResponse {
+                        oid,
+                        size: o.size,
+                        authenticated: Some(true),
+                        actions: BTreeMap::new(),
+                        error: None,
+                    });
+                    continue;
                 }
                 let ttl = cfg.upload_url_expiry_secs;
                 let size_s = size.to_string();
                 let user_s = user_id.to_string();
+                let upload_ref_user = user_s.clone();
                 let mut actions = BTreeMap::new();
                 let mut upload_ref = String::new();
                 let upload_id = uuid::Uuid::new_v4().simple().to_string();
@@ -255,20 +350,11 @@ pub async fn batch(
                 let bucket = hub.storage.direct();
                 let key = bucket.map(|_| lfs_upload_key(&oid, &upload_id));
                 // A single S3 PUT stops at 5 GiB: above that a bucket needs multipart.
-                let threshold = match bucket {
-                    Some(_) => cfg.lfs_multipart_threshold_bytes.min(5 << 30),
-                    None => cfg.lfs_multipart_threshold_bytes,
-                };
-                if multipart_ok && size > threshold {
-                    let (chunk, backend) = match (bucket, &key) {
-                        (Some(b), Some(k)) => (
-                            // S3 wants parts of at least 5 MiB and at most 10,000 of them.
-                            cfg.lfs_multipart_chunk_bytes
-                                .max(5 << 20)
-                                .max(size.div_ceil(10_000)),
-                            Some(b.create_multipart(k).await?),
-                        ),
-                        _ => (cfg.lfs_multipart_chunk_bytes, None),
+                if multipart_ok && size > plan.threshold {
+                    let chunk = plan.chunk(size);
+                    let backend = match (bucket, &key) {
+                        (Some(b), Some(k)) => Some(b.create_multipart(k).await?),
+                        _ => None,
                     };
                     let s = signer.sign("multipart", &[&upload_id], ttl)?;
                     let mut header = BTreeMap::new();
@@ -337,9 +423,13 @@ pub async fn batch(
                         },
                     );
                 }
-                let v = signer.sign("verify", &[&oid, &size_s, &upload_ref], ttl)?;
+                let v = signer.sign(
+                    "verify",
+                    &[&oid, &size_s, &upload_ref, &upload_ref_user],
+                    ttl,
+                )?;
                 let href = format!(
-                    "{}/api/lfs/verify/{oid}?size={size}&upload={upload_ref}&exp={}&sig={}",
+                    "{}/api/lfs/verify/{oid}?size={size}&upload={upload_ref}&user={user_id}&exp={}&sig={}",
                     cfg.base_url, v.exp, v.sig
                 );
                 actions.insert(

@@ -48,21 +48,30 @@ pub fn stored_object(conn: &Conn, oid: &str) -> Result<Option<(u64, String)>> {
 
 /// May `caller` reference `oid` in a commit (proof of possession or readable elsewhere)?
 pub fn may_reference(conn: &Conn, caller: &Caller, oid: &str) -> Result<bool> {
-    let uploaded: Option<i64> = conn
-        .query_row(
-            "SELECT 1 FROM lfs_possession WHERE oid = ?1 AND user_id = ?2",
-            params![oid, caller.user.id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if uploaded.is_some() {
-        return Ok(true);
+    may_read_object(conn, Some(caller), oid)
+}
+
+/// May `caller` (`None`: anonymous) know `oid`'s content: it uploaded the bytes itself or can
+/// read a repository whose history holds it? Everything else about a stored object — that it
+/// exists, its size — must look to it exactly as for an unknown one.
+pub fn may_read_object(conn: &Conn, caller: Option<&Caller>, oid: &str) -> Result<bool> {
+    if let Some(c) = caller {
+        let uploaded: Option<i64> = conn
+            .query_row(
+                "SELECT 1 FROM lfs_possession WHERE oid = ?1 AND user_id = ?2",
+                params![oid, c.user.id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if uploaded.is_some() {
+            return Ok(true);
+        }
     }
     let readable: Option<i64> = conn
         .query_row(
             &format!(
                 "SELECT 1 FROM lfs_history h JOIN repos r ON r.id = h.repo_id WHERE h.oid = ?1 AND {} LIMIT 1",
-                readable_repos_sql(Some(caller))
+                readable_repos_sql(caller)
             ),
             [oid],
             |r| r.get(0),

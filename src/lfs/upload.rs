@@ -272,15 +272,17 @@ pub async fn complete_multipart(
 }
 
 /// The `verify` action: for a direct upload, check what the client wrote to the bucket and
-/// admit it; otherwise confirm the object is stored with the announced size.
-pub async fn verify(hub: &Hub, upload_id: &str, oid: &str, size: u64) -> Result<()> {
+/// admit it; otherwise confirm that `user_id` holds the object with the announced size (it
+/// uploaded it, or may read it). An object stored for others only is "not uploaded", as an
+/// unknown one.
+pub async fn verify(hub: &Hub, upload_id: &str, user_id: i64, oid: &str, size: u64) -> Result<()> {
     if !upload_id.is_empty() {
         // One read of the pending upload: direct ones are checked and admitted here.
         if let Some(row) = find_upload(hub, upload_id)
             .await?
             .filter(|r| r.key.is_some())
         {
-            if row.oid != oid || row.size != size {
+            if row.oid != oid || row.size != size || row.user_id != user_id {
                 return Err(Error::bad_request("Verify body does not match the upload"));
             }
             if row.backend.is_some() {
@@ -292,7 +294,18 @@ pub async fn verify(hub: &Hub, upload_id: &str, oid: &str, size: u64) -> Result<
         }
     }
     let o = oid.to_string();
-    match hub.db.call(move |c| super::stored_size(c, &o)).await? {
+    let held = hub
+        .db
+        .call(move |c| {
+            let caller = crate::accounts::user_by_id(c, user_id)?
+                .map(|user| crate::accounts::Caller { user, token: None });
+            if !super::may_read_object(c, caller.as_ref(), &o)? {
+                return Ok(None);
+            }
+            super::stored_size(c, &o)
+        })
+        .await?;
+    match held {
         Some(s) if s == size => Ok(()),
         Some(s) => Err(Error::bad_request(format!(
             "Stored object has size {s}, not {size}"

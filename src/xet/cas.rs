@@ -1,6 +1,7 @@
 //! CAS operations over the hub's storage: receiving xorbs and shards, answering dedup queries,
 //! and streaming a file's bytes back out of its xorbs.
 
+use std::collections::HashSet;
 use std::io::Cursor;
 
 use bytes::Bytes;
@@ -12,7 +13,7 @@ use xet_core_structures::xorb_object::{
 };
 
 use super::store::{self, shard_key, xorb_key, Plan};
-use super::{shard, xorb};
+use super::{access, shard, xorb};
 use crate::error::{Error, Result};
 use crate::hub::Hub;
 use crate::storage::{ByteStream, Storage};
@@ -20,14 +21,30 @@ use crate::storage::{ByteStream, Storage};
 /// How long a dedup answer may be cached by the client.
 const DEDUP_ANSWER_TTL_SECS: u64 = 7 * 24 * 3600;
 
-/// Receive a xorb addressed to `hash` from `body`: validated as it streams in (every chunk
-/// decompressed and hashed, the merkle hash recomputed), its stored form staged on disk and
-/// fsynced, then stored, then recorded. Returns whether it was new (`false`: it was stored
-/// already and `body` was not read).
-pub async fn put_xorb<R: AsyncRead + Unpin>(hub: &Hub, hash: &str, body: &mut R) -> Result<bool> {
+/// Receive a xorb addressed to `hash` from `body`, sent by `user_id`: validated as it streams
+/// in (every chunk decompressed and hashed, the merkle hash recomputed), its stored form staged
+/// on disk and fsynced, then stored, then recorded with its sender. Returns whether it was new
+/// to this user (`false`: the user sent it before and `body` was not read).
+///
+/// A xorb stored already is read and validated all the same unless this user sent it before:
+/// its bytes, not its hash, are what lets a user learn its chunks later; and the answer is the
+/// one a new xorb gets, so nobody learns what others stored.
+pub async fn put_xorb<R: AsyncRead + Unpin>(
+    hub: &Hub,
+    user_id: i64,
+    hash: &str,
+    body: &mut R,
+) -> Result<bool> {
     let expected = xorb::parse_hash(hash)?;
     let h = hash.to_string();
-    if hub.db.call(move |c| store::xorb_exists(c, &h)).await? {
+    let (stored, sent) = hub
+        .db
+        .call(move |c| {
+            let stored = store::xorb_exists(c, &h)?;
+            Ok((stored, stored && access::sent(c, user_id, &h)?))
+        })
+        .await?;
+    if sent {
         return Ok(false);
     }
     let staged = hub.storage.staging_path();
@@ -48,22 +65,30 @@ pub async fn put_xorb<R: AsyncRead + Unpin>(hub: &Hub, hash: &str, body: &mut R)
             return Err(e);
         }
     };
-    hub.storage
-        .commit_staged(&staged, &xorb_key(&summary.hash))
-        .await?;
+    if stored {
+        let _ = tokio::fs::remove_file(&staged).await;
+    } else {
+        hub.storage
+            .commit_staged(&staged, &xorb_key(&summary.hash))
+            .await?;
+    }
     let (hash, received) = (summary.hash.clone(), summary.received_bytes);
     let inserted = hub
         .db
-        .call(move |c| store::record_xorb(c, &summary))
+        .call(move |c| {
+            let inserted = store::record_xorb(c, &summary)?;
+            access::record_sender(c, user_id, &summary.hash)?;
+            Ok(inserted)
+        })
         .await?;
     tracing::info!(xorb = %hash, received_bytes = received, inserted, "xorb received");
-    Ok(inserted)
+    Ok(true)
 }
 
-/// Receive a shard: every xorb section must be a stored xorb's, every file must rebuild from
-/// stored chunks to its file hash and its bytes must hash to the sha256 it claims. Then the
-/// files become LFS objects `user_id` possesses and the shard answers dedup queries. Nothing
-/// is registered unless all of it holds.
+/// Receive a shard from `user_id`: every xorb section must be a stored xorb's, every file must
+/// rebuild from stored chunks the user may read (or sent) to its file hash, and its bytes must
+/// hash to the sha256 it claims. Then the files become LFS objects the user possesses and the
+/// shard answers dedup queries. Nothing is registered unless all of it holds.
 pub async fn register_shard(hub: &Hub, user_id: Option<i64>, data: Bytes) -> Result<()> {
     let data2 = data.clone();
     let summary = tokio::task::spawn_blocking(move || shard::parse(&data2))
@@ -71,7 +96,10 @@ pub async fn register_shard(hub: &Hub, user_id: Option<i64>, data: Bytes) -> Res
         .map_err(Error::internal)??;
     let s2 = summary.clone();
     hub.db
-        .call(move |c| store::check_shard(c, &s2).map(|_| ()))
+        .call(move |c| {
+            let caller = access::caller_of(c, user_id)?;
+            store::check_shard(c, caller.as_ref(), &s2).map(|_| ())
+        })
         .await?;
     for f in &summary.files {
         let sha = f.sha256.clone().unwrap_or_default();
@@ -94,7 +122,7 @@ pub async fn register_shard(hub: &Hub, user_id: Option<i64>, data: Bytes) -> Res
         let computed = sha256_of(stream(&hub.storage, plan, size)).await?;
         if computed != sha {
             return Err(Error::bad_request(format!(
-                "shard rejected: file {} rebuilds to sha256 {computed}, not {sha}",
+                "shard rejected: the bytes of file {} do not hash to sha256 {sha}",
                 f.file_hash
             )));
         }
@@ -122,56 +150,66 @@ pub async fn register_shard(hub: &Hub, user_id: Option<i64>, data: Bytes) -> Res
         .await
 }
 
-/// Answer a global dedup query: the xorb sections (of still-stored xorbs) of the shard that
-/// listed `chunk`, as a shard stamped with an expiry, or `None`.
-pub async fn dedup_answer(hub: &Hub, chunk: &str) -> Result<Option<Vec<u8>>> {
+/// Answer a global dedup query from `user_id`: the xorb sections the user may read of a stored
+/// shard that listed `chunk`, as a shard stamped with an expiry, or `None` (also when every
+/// such xorb is one the user may not read: then the chunk is as good as unknown).
+pub async fn dedup_answer(hub: &Hub, user_id: Option<i64>, chunk: &str) -> Result<Option<Vec<u8>>> {
     xorb::parse_hash(chunk)?;
     let c = chunk.to_string();
-    let Some(key) = hub
+    let keys = hub
         .db
-        .call(move |db| store::dedup_shard_key(db, &c))
-        .await?
-    else {
-        return Ok(None);
-    };
-    let Some(data) = hub.storage.read_all(&shard_key(&key)).await? else {
-        return Ok(None);
-    };
-    let (shard, listed) = tokio::task::spawn_blocking(move || {
-        let shard = MDBMinimalShard::from_reader(&mut Cursor::new(&data), true, true)
-            .map_err(Error::internal)?;
-        let listed: Vec<String> = (0..shard.num_xorb())
-            .filter_map(|i| shard.xorb(i))
-            .map(|x| x.xorb_hash().hex())
-            .collect();
-        Ok::<_, Error>((shard, listed))
-    })
-    .await
-    .map_err(Error::internal)??;
-    let kept = hub
-        .db
-        .call(move |db| store::stored_xorbs(db, &listed))
+        .call(move |db| store::dedup_shard_keys(db, &c))
         .await?;
-    if kept.is_empty() {
-        return Ok(None);
-    }
-    tokio::task::spawn_blocking(move || {
-        let now = std::time::SystemTime::now();
-        let expiry = now + std::time::Duration::from_secs(DEDUP_ANSWER_TTL_SECS);
-        let created = now
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
-        let mut out = Vec::new();
-        shard
-            .serialize_xorb_subset_with_expiry(&mut out, Some(expiry), Some(created), |x| {
-                kept.contains(&x.xorb_hash().hex())
+    for key in keys {
+        let Some(data) = hub.storage.read_all(&shard_key(&key)).await? else {
+            continue;
+        };
+        let (shard, listed) = tokio::task::spawn_blocking(move || {
+            let shard = MDBMinimalShard::from_reader(&mut Cursor::new(&data), true, true)
+                .map_err(Error::internal)?;
+            let listed: Vec<String> = (0..shard.num_xorb())
+                .filter_map(|i| shard.xorb(i))
+                .map(|x| x.xorb_hash().hex())
+                .collect();
+            Ok::<_, Error>((shard, listed))
+        })
+        .await
+        .map_err(Error::internal)??;
+        let kept: HashSet<String> = hub
+            .db
+            .call(move |db| {
+                let caller = access::caller_of(db, user_id)?;
+                let mut kept = HashSet::new();
+                for x in listed {
+                    if access::may_read_xorb(db, caller.as_ref(), &x)? {
+                        kept.insert(x);
+                    }
+                }
+                Ok(kept)
             })
-            .map_err(Error::internal)?;
-        Ok(Some(out))
-    })
-    .await
-    .map_err(Error::internal)?
+            .await?;
+        if kept.is_empty() {
+            continue;
+        }
+        return tokio::task::spawn_blocking(move || {
+            let now = std::time::SystemTime::now();
+            let expiry = now + std::time::Duration::from_secs(DEDUP_ANSWER_TTL_SECS);
+            let created = now
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or_default();
+            let mut out = Vec::new();
+            shard
+                .serialize_xorb_subset_with_expiry(&mut out, Some(expiry), Some(created), |x| {
+                    kept.contains(&x.xorb_hash().hex())
+                })
+                .map_err(Error::internal)?;
+            Ok(Some(out))
+        })
+        .await
+        .map_err(Error::internal)?;
+    }
+    Ok(None)
 }
 
 /// The Xet hash of the LFS object a pointer names, when it was uploaded through Xet.
@@ -297,7 +335,21 @@ mod tests {
         rt.block_on(storage.put_bytes_if_absent(&xorb_key(XORB), &valid.stored))
             .unwrap();
         store::record_xorb(&conn, &valid.summary).unwrap();
-        store::check_shard(&conn, &shard).unwrap();
+        store::check_shard(&conn, None, &shard).unwrap_err();
+        access::record_sender(&conn, 1, XORB).unwrap();
+        let alice = crate::accounts::Caller {
+            user: crate::accounts::User {
+                id: 1,
+                username: "alice".into(),
+                email: None,
+                is_admin: false,
+                is_org: false,
+                full_name: None,
+                created_at: String::new(),
+            },
+            token: None,
+        };
+        store::check_shard(&conn, Some(&alice), &shard).unwrap();
         store::register(&mut conn, None, &shard.files, None, &[]).unwrap();
         let file = store::file(&conn, &shard.files[0].file_hash)
             .unwrap()

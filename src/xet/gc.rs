@@ -93,6 +93,7 @@ pub async fn sweep(hub: &Hub, cutoff: &str, dry_run: bool) -> Result<Swept> {
                         return Ok(false);
                     }
                     tx.execute("DELETE FROM xet_xorbs WHERE hash = ?1", [&h])?;
+                    tx.execute("DELETE FROM xet_xorb_senders WHERE xorb_hash = ?1", [&h])?;
                     tx.commit()?;
                     Ok(true)
                 })
@@ -112,7 +113,7 @@ pub async fn sweep(hub: &Hub, cutoff: &str, dry_run: bool) -> Result<Swept> {
         .db
         .call(|c| {
             Ok(c.query_all(
-                "SELECT DISTINCT shard_key FROM xet_dedup ORDER BY shard_key",
+                "SELECT DISTINCT shard_key FROM xet_dedup_entries ORDER BY shard_key",
                 params![],
                 |r| r.get(0),
             )?)
@@ -136,7 +137,9 @@ pub async fn sweep(hub: &Hub, cutoff: &str, dry_run: bool) -> Result<Swept> {
         if !dry_run {
             let k = key.clone();
             hub.db
-                .call(move |c| Ok(c.execute("DELETE FROM xet_dedup WHERE shard_key = ?1", [&k])?))
+                .call(move |c| {
+                    Ok(c.execute("DELETE FROM xet_dedup_entries WHERE shard_key = ?1", [&k])?)
+                })
                 .await?;
             hub.storage.delete(&shard_key(&key)).await?;
         }

@@ -15,10 +15,12 @@
 //!
 //! The formats come from `xet-core-structures` (the crate `hf_xet` 1.8.0 itself uses).
 
+pub mod access;
 pub mod cas;
 pub mod gc;
 pub mod reconstruct;
 pub mod shard;
 pub mod store;
 pub mod token;
+pub mod usage;
 pub mod xorb;

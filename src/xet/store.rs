@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::shard::{Segment, ShardFile, ShardSummary};
+use crate::accounts::Caller;
 use crate::db::{now_str, Conn, OptionalExtension};
 use crate::error::{Error, Result};
 use crate::params;
@@ -87,6 +88,18 @@ pub fn chunk_table(conn: &Conn, hash: &str) -> Result<Option<Vec<StoredChunk>>> 
     blob.map(|b| unpack_chunks(&b)).transpose()
 }
 
+/// How many chunks a stored xorb holds (`None`: not stored).
+pub fn chunk_count(conn: &Conn, hash: &str) -> Result<Option<u32>> {
+    Ok(conn
+        .query_row(
+            "SELECT LENGTH(chunks) FROM xet_xorbs WHERE hash = ?1",
+            [hash],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional()?
+        .map(|n| (n / PACKED as i64) as u32))
+}
+
 /// Record a xorb whose object was just stored; false when it was recorded already.
 pub fn record_xorb(conn: &Conn, summary: &super::xorb::XorbSummary) -> Result<bool> {
     let packed = pack_chunks(&summary.chunks, &summary.byte_ends)?;
@@ -111,8 +124,14 @@ pub struct XetFile {
     pub segments: Vec<Segment>,
 }
 
+/// A segment as stored in `xet_files.segments`: `[xorb, chunk_start, chunk_end, bytes]`.
 #[derive(Serialize, Deserialize)]
-struct SegmentRow(String, u32, u32, u32);
+pub(super) struct SegmentRow(
+    pub(super) String,
+    pub(super) u32,
+    pub(super) u32,
+    pub(super) u32,
+);
 
 /// A registered file by its Xet hash.
 pub fn file(conn: &Conn, file_hash: &str) -> Result<Option<XetFile>> {
@@ -167,18 +186,28 @@ pub fn plan_object(conn: &Conn, oid: &str, start: u64, end: u64) -> Result<Optio
     Ok(Some((plan(conn, &f, start, end)?, f.size)))
 }
 
-/// What a shard may register: each of its xorb sections must describe a stored xorb exactly,
-/// and each file must be rebuildable from stored xorbs to its stated file hash. Returns the
-/// chunk tables of the xorbs the files use.
-pub fn check_shard(conn: &Conn, shard: &ShardSummary) -> Result<HashMap<String, Vec<StoredChunk>>> {
+/// What a shard may register: each of its xorb sections must describe a stored xorb the
+/// uploader may read exactly, and each file must be rebuildable, from chunk ranges the uploader
+/// may read, to its stated file hash. Returns the chunk tables of the xorbs the files use.
+///
+/// A xorb or range the uploader may not read is refused exactly as an absent one, before
+/// anything computed from its content can show in a message.
+pub fn check_shard(
+    conn: &Conn,
+    caller: Option<&Caller>,
+    shard: &ShardSummary,
+) -> Result<HashMap<String, Vec<StoredChunk>>> {
+    let not_sent = |xorb: &str| {
+        Error::bad_request(format!(
+            "shard rejected: xorb {xorb} was not uploaded (or not accepted)"
+        ))
+    };
     let mut tables: HashMap<String, Vec<StoredChunk>> = HashMap::new();
     for x in &shard.xorbs {
-        let table = chunk_table(conn, &x.hash)?.ok_or_else(|| {
-            Error::bad_request(format!(
-                "shard rejected: xorb {} was not uploaded (or not accepted)",
-                x.hash
-            ))
-        })?;
+        if !super::access::may_read_xorb(conn, caller, &x.hash)? {
+            return Err(not_sent(&x.hash));
+        }
+        let table = chunk_table(conn, &x.hash)?.ok_or_else(|| not_sent(&x.hash))?;
         let same = table.len() == x.chunks.len()
             && table
                 .iter()
@@ -194,17 +223,38 @@ pub fn check_shard(conn: &Conn, shard: &ShardSummary) -> Result<HashMap<String, 
     }
     for f in &shard.files {
         for seg in &f.segments {
-            if !tables.contains_key(&seg.xorb) {
-                if let Some(t) = chunk_table(conn, &seg.xorb)? {
-                    tables.insert(seg.xorb.clone(), t);
-                }
+            let readable = tables.contains_key(&seg.xorb)
+                || super::access::may_read_chunks(
+                    conn,
+                    caller,
+                    &seg.xorb,
+                    seg.chunk_start,
+                    seg.chunk_end,
+                )?;
+            if !readable || seg.chunk_start >= seg.chunk_end {
+                return Err(Error::bad_request(format!(
+                    "file {} rejected: it uses chunks of xorb {} that this upload did not send",
+                    f.file_hash, seg.xorb
+                )));
             }
         }
-        super::reconstruct::check_file(f, |h| {
-            tables
-                .get(h)
-                .map(|t| t.iter().map(|c| (c.hash.clone(), c.len)).collect())
-        })?;
+        // Only the segments' own ranges of xorbs not sent whole are known to be readable.
+        let mut known: HashMap<String, Vec<(String, u32)>> = HashMap::new();
+        for seg in &f.segments {
+            if known.contains_key(&seg.xorb) {
+                continue;
+            }
+            let table = match tables.get(&seg.xorb) {
+                Some(t) => t.clone(),
+                None => chunk_table(conn, &seg.xorb)?.ok_or_else(|| not_sent(&seg.xorb))?,
+            };
+            known.insert(
+                seg.xorb.clone(),
+                table.iter().map(|c| (c.hash.clone(), c.len)).collect(),
+            );
+            tables.entry(seg.xorb.clone()).or_insert(table);
+        }
+        super::reconstruct::check_file(f, |h| known.get(h).cloned())?;
         if f.sha256.is_none() {
             return Err(Error::bad_request(format!(
                 "shard rejected: file {} has no sha256",
@@ -294,7 +344,7 @@ pub fn register(
     if let Some(key) = shard_key {
         for c in dedup_chunks {
             tx.execute(
-                "INSERT INTO xet_dedup (chunk_hash, shard_key, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                "INSERT INTO xet_dedup_entries (chunk_hash, shard_key, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
                 params![c.as_str(), key, now.as_str()],
             )?;
         }
@@ -303,15 +353,16 @@ pub fn register(
     Ok(())
 }
 
-/// The stored shard a dedup query for `chunk` finds, if any.
-pub fn dedup_shard_key(conn: &Conn, chunk: &str) -> Result<Option<String>> {
-    Ok(conn
-        .query_row(
-            "SELECT shard_key FROM xet_dedup WHERE chunk_hash = ?1",
-            [chunk],
-            |r| r.get(0),
-        )
-        .optional()?)
+/// Most shards a dedup query looks at (newest first).
+const DEDUP_CANDIDATES: i64 = 16;
+
+/// The stored shards a dedup query for `chunk` finds, newest first.
+pub fn dedup_shard_keys(conn: &Conn, chunk: &str) -> Result<Vec<String>> {
+    Ok(conn.query_all(
+        "SELECT shard_key FROM xet_dedup_entries WHERE chunk_hash = ?1 ORDER BY created_at DESC, shard_key LIMIT ?2",
+        params![chunk, DEDUP_CANDIDATES],
+        |r| r.get(0),
+    )?)
 }
 
 /// Which of `hashes` are stored xorbs.

@@ -336,7 +336,7 @@ def test_bad_xorbs_shards_and_tokens_change_nothing(hub, api, bob_api, tmp_path)
         assert r.status_code == 200 and json.loads(r.text.splitlines()[-1]) == {"type": "result"}, r.text
         file_hash = hub.sql("SELECT xet_hash FROM lfs_objects WHERE oid = ?", FIXTURE_SHA256)[0][0]
         # Its dedup sample now finds the xorb (for uploaders only).
-        chunk = hub.sql("SELECT chunk_hash FROM xet_dedup WHERE shard_key = ?", hashlib.sha256(shard).hexdigest())[0][0]
+        chunk = hub.sql("SELECT chunk_hash FROM xet_dedup_entries WHERE shard_key = ?", hashlib.sha256(shard).hexdigest())[0][0]
         found = http.get(f"{cas}/v1/chunks/default/{chunk}", headers=bearer(write))
         assert found.status_code == 200 and len(found.content) > 0
         assert_error(http.get(f"{cas}/v1/chunks/default/{chunk}", headers=bearer(read)), 403)

@@ -126,14 +126,16 @@ pub async fn signed(ctx: Ctx, rest: &[&str]) -> ApiResult<Response> {
         (["verify", oid], Method::POST) => {
             let size = ctx.query.get("size").unwrap_or("");
             let upload = ctx.query.get("upload").unwrap_or("");
-            signer.verify("verify", &[oid, size, upload], exp, &sig)?;
+            let user = ctx.query.get("user").unwrap_or("");
+            signer.verify("verify", &[oid, size, upload, user], exp, &sig)?;
+            let user: i64 = user.parse().map_err(|_| Error::bad_request("bad user"))?;
             let body: VerifyBody = read_json(ctx.body, 1 << 20).await?;
             if body.oid != *oid || body.size.to_string() != size {
                 return Err(
                     Error::bad_request("Verify body does not match the signed object").into(),
                 );
             }
-            lfs::verify(&hub, upload, oid, body.size).await?;
+            lfs::verify(&hub, upload, user, oid, body.size).await?;
             Ok(lfs_json(StatusCode::OK, json!({"success": true})))
         }
         (["objects", oid], Method::GET) => {

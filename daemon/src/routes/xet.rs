@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use kohaku::lfs::Signer;
 use kohaku::perms::Access;
 use kohaku::xet::token::{self, CasToken, Scope};
-use kohaku::xet::{cas, shard, store, xorb};
+use kohaku::xet::{access, cas, shard, store, xorb};
 use kohaku::{Error, Hub};
 use serde_json::json;
 
@@ -98,8 +98,8 @@ pub async fn cas(ctx: Ctx, rest: &[&str]) -> ApiResult<Response> {
         (["xorb", hash], Method::GET | Method::HEAD) => xorb_range(ctx, hash).await,
         (["v1", "chunks", _prefix, chunk], Method::GET) => {
             // Asked while uploading; readers have no use for it.
-            cas_token(&hub, &ctx.headers, Scope::Write)?;
-            match cas::dedup_answer(&hub, chunk).await? {
+            let t = cas_token(&hub, &ctx.headers, Scope::Write)?;
+            match cas::dedup_answer(&hub, t.user_id, chunk).await? {
                 Some(shard) => Ok(octets(shard)),
                 None => Err(Error::EntryNotFound("No xorb holds this chunk".into()).into()),
             }
@@ -107,27 +107,27 @@ pub async fn cas(ctx: Ctx, rest: &[&str]) -> ApiResult<Response> {
         (["v1", "xorb-grants", _prefix, hash], Method::POST) => {
             // 200: stored already, skip it; 404: upload it with POST /v1/xorbs (this hub
             // validates every xorb on the way in, so it hands out no direct-upload grants).
-            cas_token(&hub, &ctx.headers, Scope::Write)?;
-            xorb::parse_hash(hash)?;
-            let h = hash.to_string();
-            if hub.db.call(move |c| store::xorb_exists(c, &h)).await? {
+            // Stored but not readable by this user looks absent: it must send the bytes.
+            let t = cas_token(&hub, &ctx.headers, Scope::Write)?;
+            if visible(&hub, &t, hash).await? {
                 Ok(axum::Json(json!({})).into_response())
             } else {
                 Err(Error::EntryNotFound("Upload this xorb with POST /v1/xorbs".into()).into())
             }
         }
         (["v1", "xorbs", _prefix, hash], Method::HEAD) => {
-            cas_token(&hub, &ctx.headers, Scope::Read)?;
-            xorb::parse_hash(hash)?;
-            let h = hash.to_string();
-            if hub.db.call(move |c| store::xorb_exists(c, &h)).await? {
+            let t = cas_token(&hub, &ctx.headers, Scope::Read)?;
+            if visible(&hub, &t, hash).await? {
                 Ok(StatusCode::OK.into_response())
             } else {
                 Ok(StatusCode::NOT_FOUND.into_response())
             }
         }
         (["v1", "xorbs", _prefix, hash], Method::POST) => {
-            cas_token(&hub, &ctx.headers, Scope::Write)?;
+            let t = cas_token(&hub, &ctx.headers, Scope::Write)?;
+            let user_id = t
+                .user_id
+                .ok_or_else(|| Error::Unauthorized("Authentication required to upload".into()))?;
             xorb::parse_hash(hash)?;
             let declared = ctx
                 .headers
@@ -142,7 +142,7 @@ pub async fn cas(ctx: Ctx, rest: &[&str]) -> ApiResult<Response> {
                 .into());
             }
             let mut body = body_reader(ctx.body);
-            let inserted = match cas::put_xorb(&hub, hash, &mut body).await {
+            let inserted = match cas::put_xorb(&hub, user_id, hash, &mut body).await {
                 Ok(i) => i,
                 Err(e) => {
                     // Let the client finish sending so that it reads the refusal.
@@ -176,6 +176,18 @@ pub async fn cas(ctx: Ctx, rest: &[&str]) -> ApiResult<Response> {
     }
 }
 
+/// Does the token's user know this xorb (stored, and sent by it or readable whole)?
+async fn visible(hub: &Hub, t: &CasToken, hash: &str) -> Result<bool, Error> {
+    xorb::parse_hash(hash)?;
+    let (h, user) = (hash.to_string(), t.user_id);
+    hub.db
+        .call(move |c| {
+            let caller = access::caller_of(c, user)?;
+            access::may_read_xorb(c, caller.as_ref(), &h)
+        })
+        .await
+}
+
 /// `GET /v{1,2}/reconstructions/{file}`: the terms that rebuild the file (or the `Range`
 /// asked for) and where to fetch each xorb range. Only files in the token's repository.
 async fn reconstruction(ctx: Ctx, t: CasToken, file_hash: &str, v2: bool) -> ApiResult<Response> {
@@ -207,7 +219,7 @@ async fn reconstruction(ctx: Ctx, t: CasToken, file_hash: &str, v2: bool) -> Api
             "unpacked_length": term.unpacked,
             "range": {"start": term.chunk_start, "end": term.chunk_end},
         }));
-        let url = xorb_url(&hub, &term.xorb).await?;
+        let url = xorb_url(&hub, t.repo_id, term).await?;
         let chunks = json!({"start": term.chunk_start, "end": term.chunk_end});
         let bytes = json!({"start": term.byte_start, "end": term.byte_end - 1});
         let entry = if v2 {
@@ -246,19 +258,37 @@ fn parse_range(v: &HeaderValue) -> Result<(u64, u64), Error> {
     Ok((a, b + 1))
 }
 
-/// Where a client reads a stored xorb's byte ranges: a presigned bucket URL in S3 mode, else a
-/// URL on the hub signed for that xorb.
-async fn xorb_url(hub: &Hub, xorb: &str) -> Result<String, Error> {
+/// Where a client reads a term's bytes of a stored xorb: a URL on the hub signed for exactly
+/// that byte range, or, in S3 mode when every chunk of the xorb belongs to files of the token's
+/// repository, a presigned bucket URL (which cannot be limited to a range). A xorb may also hold
+/// chunks of files this reader may not read.
+async fn xorb_url(hub: &Hub, repo_id: i64, term: &store::Term) -> Result<String, Error> {
     if let Some(bucket) = hub.storage.direct() {
-        return bucket
-            .presign_get(&store::xorb_key(xorb), XORB_URL_TTL_SECS, None)
-            .await;
+        let x = term.xorb.clone();
+        if hub
+            .db
+            .call(move |c| access::whole_xorb_in_repo(c, repo_id, &x))
+            .await?
+        {
+            return bucket
+                .presign_get(&store::xorb_key(&term.xorb), XORB_URL_TTL_SECS, None)
+                .await;
+        }
     }
-    let s = Signer::new(&hub.signing_key).sign("xet-xorb", &[xorb], XORB_URL_TTL_SECS)?;
-    Ok(hub.url(&format!("/api/xet/xorb/{xorb}?exp={}&sig={}", s.exp, s.sig)))
+    let (start, end) = (term.byte_start.to_string(), term.byte_end.to_string());
+    let s = Signer::new(&hub.signing_key).sign(
+        "xet-xorb",
+        &[&term.xorb, &start, &end],
+        XORB_URL_TTL_SECS,
+    )?;
+    Ok(hub.url(&format!(
+        "/api/xet/xorb/{}?start={start}&end={end}&exp={}&sig={}",
+        term.xorb, s.exp, s.sig
+    )))
 }
 
-/// `GET /api/xet/xorb/{hash}?exp&sig` with one `Range`: bytes of a stored xorb (local storage).
+/// `GET /api/xet/xorb/{hash}?start&end&exp&sig` with one `Range` inside `[start, end)`: bytes
+/// of a stored xorb, only those the signature grants.
 async fn xorb_range(ctx: Ctx, hash: &str) -> ApiResult<Response> {
     let hub = &ctx.hub;
     xorb::parse_hash(hash)?;
@@ -268,20 +298,33 @@ async fn xorb_range(ctx: Ctx, hash: &str) -> ApiResult<Response> {
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| Error::Forbidden("Missing URL signature".into()))?;
     let sig = ctx.query.get("sig").unwrap_or("");
-    Signer::new(&hub.signing_key).verify("xet-xorb", &[hash], exp, sig)?;
+    let (start_s, end_s) = (
+        ctx.query.get("start").unwrap_or(""),
+        ctx.query.get("end").unwrap_or(""),
+    );
+    Signer::new(&hub.signing_key).verify("xet-xorb", &[hash, start_s, end_s], exp, sig)?;
+    let (Ok(granted_start), Ok(granted_end)) = (start_s.parse::<u64>(), end_s.parse::<u64>())
+    else {
+        return Err(Error::Forbidden("Bad URL signature".into()).into());
+    };
     let key = store::xorb_key(hash);
     let Some(size) = hub.storage.size(&key).await? else {
         return Err(Error::EntryNotFound(format!("xorb {hash} is not stored")).into());
     };
+    // Only the granted window is served; the rest of the object stays unknown.
+    let granted_end = granted_end.min(size);
     let (start, end) = match ctx.headers.get("range") {
         Some(v) => parse_range(v)?,
-        None => (0, size),
+        None => (granted_start, granted_end),
     };
-    let end = end.min(size);
-    if start >= end {
+    let end = end.min(granted_end);
+    if start < granted_start || start >= end {
         return Err(Error::RangeNotSatisfiable {
-            message: format!("xorb {hash} has {size} bytes"),
-            size,
+            message: format!(
+                "this URL grants bytes {granted_start}-{} only",
+                granted_end.saturating_sub(1)
+            ),
+            size: granted_end,
         }
         .into());
     }
@@ -294,7 +337,7 @@ async fn xorb_range(ctx: Ctx, hash: &str) -> ApiResult<Response> {
     let status = if ctx.headers.contains_key("range") {
         h.insert(
             "content-range",
-            header_safe(&format!("bytes {start}-{}/{size}", end - 1)),
+            header_safe(&format!("bytes {start}-{}/{granted_end}", end - 1)),
         );
         StatusCode::PARTIAL_CONTENT
     } else {
