@@ -21,7 +21,7 @@ def test_register_login_token_upload_logout(hub, http):
     name = uname()
     r = http.post("/api/auth/register", json={"username": name, "email": f"{name}@example.com", "password": "correct horse battery"})
     assert r.status_code == 200 and r.json()["email_verification_required"] is False
-    with httpx2.Client(base_url=hub.endpoint) as browser:
+    with httpx2.Client(base_url=hub.endpoint, timeout=60) as browser:
         r = browser.post("/api/auth/login", json={"username": name, "password": "correct horse battery"})
         assert r.status_code == 200
         cookie = r.headers["set-cookie"]
@@ -120,7 +120,7 @@ def test_email_verification_over_smtp(smtp):
         "KOHAKU_HUB_SMTP_TLS": "none", "KOHAKU_HUB_SMTP_FROM": "hub@example.com", "KOHAKU_HUB_REQUIRE_EMAIL_VERIFICATION": "true",
     })
     try:
-        with httpx2.Client(base_url=h.endpoint) as c:
+        with httpx2.Client(base_url=h.endpoint, timeout=60) as c:
             name = uname()
             r = c.post("/api/auth/register", json={"username": name, "email": f"{name}@example.com", "password": "a-good-password"})
             assert r.status_code == 200 and r.json()["email_verification_required"] is True
@@ -154,7 +154,7 @@ def test_email_verification_over_smtp(smtp):
 def test_invitation_only_and_closed_registration():
     h = start_hub({"KOHAKU_HUB_REGISTRATION": "invitation-only"})
     try:
-        with httpx2.Client(base_url=h.endpoint) as c:
+        with httpx2.Client(base_url=h.endpoint, timeout=60) as c:
             body = lambda n, inv=None: {"username": n, "email": f"{n}@example.com", "password": "a-good-password", **({"invitation_token": inv} if inv else {})}
             assert c.post("/api/auth/register", json=body(uname())).status_code == 403
             boss = auth(h, "boss")

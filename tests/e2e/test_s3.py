@@ -50,7 +50,7 @@ def test_transfers_bypass_the_hub(hub, api, tmp_path):
     d = os.path.join(hub.storage_dir, "lfs", oid[:2], oid[2:4])
     assert [f for f in os.listdir(d) if f.startswith(oid)]
     assert not os.path.exists(os.path.join(hub.data_dir, "storage", "lfs"))
-    with httpx2.Client(base_url=hub.endpoint) as c:
+    with httpx2.Client(base_url=hub.endpoint, timeout=60) as c:
         h = c.head(f"/{rid}/resolve/main/w.safetensors")
         assert h.status_code == 302 and h.headers["location"].startswith(S3_ENDPOINT + "/")
         assert h.headers["x-linked-size"] == str(len(data))
@@ -62,7 +62,7 @@ def test_transfers_bypass_the_hub(hub, api, tmp_path):
     p = hf_hub_download(rid, "w.safetensors", cache_dir=tmp_path / "c", token=api.token)
     assert open(p, "rb").read() == data
     # Dedup: the same bytes again need no transfer at all.
-    with httpx2.Client(base_url=hub.endpoint) as c:
+    with httpx2.Client(base_url=hub.endpoint, timeout=60) as c:
         obj = c.post(f"/{rid}.git/info/lfs/objects/batch", json={"operation": "upload", "objects": [{"oid": oid, "size": len(data)}]}, headers=auth(hub)).json()["objects"][0]
         assert "actions" not in obj
 
@@ -76,7 +76,7 @@ def test_expired_presigned_urls_refused():
         rid = f"carol/exp-{uuid.uuid4().hex[:6]}"
         api.create_repo(rid)
         api.upload_file(path_or_fileobj=b"w" * 2000, path_in_repo="w.bin", repo_id=rid)
-        with httpx2.Client(base_url=h.endpoint) as c:
+        with httpx2.Client(base_url=h.endpoint, timeout=60) as c:
             up = lfs_batch(c, h, rid, "upload", b"late upload")["actions"]["upload"]["href"]
             loc = c.get(f"/{rid}/resolve/main/w.bin").headers["location"]
             assert httpx2.get(loc).status_code == 200

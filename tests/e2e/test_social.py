@@ -85,7 +85,7 @@ def test_download_counting_and_stats(hub, http, api, tmp_path):
     hf_hub_download(rid, "a.txt", cache_dir=tmp_path / "s2", token=hub.tokens["bob"], force_download=True)
     assert api.model_info(rid).downloads == 1  # same token, same 15-minute bucket
     # Another client (anonymous, new session) counts once more; its cookie keeps it one session.
-    with httpx2.Client(base_url=hub.endpoint) as anon:
+    with httpx2.Client(base_url=hub.endpoint, timeout=60) as anon:
         anon.get(f"/{rid}/resolve/main/a.txt").raise_for_status()
         assert "hf_download_session" in anon.cookies
         anon.get(f"/{rid}/resolve/main/b.txt").raise_for_status()
