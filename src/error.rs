@@ -48,6 +48,10 @@ pub enum Error {
     /// A service the hub depends on (the database) cannot be reached.
     #[error("{0}")]
     Unavailable(String),
+    /// Too busy to finish this in time (a branch under heavy concurrent writes); the client
+    /// should retry shortly.
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl Error {
@@ -81,7 +85,7 @@ impl Error {
             Error::RangeNotSatisfiable { .. } => 416,
             Error::Gone(_) => 410,
             Error::NotImplemented(_) => 501,
-            Error::Unavailable(_) => 503,
+            Error::Unavailable(_) | Error::Busy(_) => 503,
             Error::Database(_) | Error::Io(_) | Error::Internal(_) => 500,
         }
     }
@@ -102,7 +106,7 @@ impl Error {
             Error::RangeNotSatisfiable { .. } => "RangeNotSatisfiable",
             Error::Gone(_) => "Gone",
             Error::NotImplemented(_) => "NotImplemented",
-            Error::Unavailable(_) => "ServiceUnavailable",
+            Error::Unavailable(_) | Error::Busy(_) => "ServiceUnavailable",
             Error::Database(_) | Error::Io(_) | Error::Internal(_) => "ServerError",
         }
     }

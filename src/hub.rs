@@ -22,6 +22,8 @@ pub struct Hub {
     /// Key of the HMAC that authorises self-signed upload/download URLs; shared by every
     /// process through the database.
     pub signing_key: Arc<Vec<u8>>,
+    /// Commits to one branch wait for their turn here (this process only).
+    pub commit_turns: Arc<crate::commits::turns::BranchTurns>,
 }
 
 impl Hub {
@@ -42,6 +44,7 @@ impl Hub {
             db,
             storage,
             signing_key: Arc::new(signing_key),
+            commit_turns: Arc::default(),
         })
     }
 

@@ -177,11 +177,15 @@ pub fn check(conn: &Conn, repo_id: Option<i64>, ns: &str, private: bool, extra: 
         return Ok(());
     }
     if let Some(id) = repo_id {
-        let (quota, used): (Option<i64>, i64) = conn.query_row(
-            "SELECT quota_bytes, used_bytes FROM repos WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        // A repository deleted while a request works on it is gone, not an error.
+        let (quota, used): (Option<i64>, i64) = conn
+            .query_row(
+                "SELECT quota_bytes, used_bytes FROM repos WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .ok_or_else(Error::repo_not_found)?;
         if let Some(q) = quota {
             if used as u64 + extra > q as u64 {
                 return Err(exceeded("this repository", used as u64, q as u64, extra));
@@ -217,11 +221,14 @@ pub fn check_rehome(conn: &Conn, repo: &Repo, ns: &str, private: bool) -> Result
     if ns == repo.namespace && private == repo.private {
         return Ok(());
     }
-    let used: i64 = conn.query_row(
-        "SELECT used_bytes FROM repos WHERE id = ?1",
-        [repo.id],
-        |r| r.get(0),
-    )?;
+    let used: i64 = conn
+        .query_row(
+            "SELECT used_bytes FROM repos WHERE id = ?1",
+            [repo.id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or_else(Error::repo_not_found)?;
     check(conn, None, ns, private, used as u64)
 }
 

@@ -53,6 +53,9 @@ impl IntoResponse for ApiError {
         if let Error::RangeNotSatisfiable { size, .. } = &e {
             headers.insert("content-range", header_safe(&format!("bytes */{size}")));
         }
+        if let Error::Unavailable(_) | Error::Busy(_) = &e {
+            headers.insert("retry-after", HeaderValue::from_static("1"));
+        }
         if let Error::Unauthorized(_) = &e {
             headers.insert(
                 "www-authenticate",

@@ -16,7 +16,9 @@ use crate::lfs;
 use crate::repos::refs::{self, cas_ref, get_ref};
 use crate::repos::{touch, Repo};
 
-const MAX_CAS_RETRIES: u64 = 32;
+/// How long a commit without `parentCommit` keeps rebuilding on a moving head (writers of
+/// other processes) before it answers 503 with `Retry-After`.
+const COMMIT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// An LFS file written by a commit (feeds the LFS history index).
 #[derive(Debug, Clone)]
@@ -34,9 +36,10 @@ pub async fn writable_branch(hub: &Hub, repo: &Repo, rev: &str) -> Result<String
         refs::branch_ref(rev)
     };
     let (id, n) = (repo.id, name.clone());
-    match hub.db.call(move |c| get_ref(c, id, &n)).await? {
-        Some(_) => Ok(name),
-        None => Err(Error::revision_not_found(rev)),
+    match hub.db.call(move |c| branch_head(c, id, &n)).await {
+        Ok(_) => Ok(name),
+        Err(Error::RevisionNotFound(_)) => Err(Error::revision_not_found(rev)),
+        Err(e) => Err(e),
     }
 }
 
@@ -211,13 +214,14 @@ pub async fn create_commit(
     let message = compose_message(&req.header.summary, &req.header.description);
     let sig = signature_for(caller);
 
-    for attempt in 0..MAX_CAS_RETRIES {
+    // Writers of this process take turns; only other processes can move the head under us.
+    let turn = hub.commit_turns.wait(repo.id, branch).await;
+    let deadline = tokio::time::Instant::now() + COMMIT_DEADLINE;
+    let mut attempt = 0u64;
+    loop {
+        attempt += 1;
         let (id, b) = (repo.id, branch.to_string());
-        let head = hub
-            .db
-            .call(move |c| get_ref(c, id, &b))
-            .await?
-            .ok_or_else(|| Error::revision_not_found(branch))?;
+        let head = hub.db.call(move |c| branch_head(c, id, &b)).await?;
         if let Some(parent) = &req.header.parent_commit {
             if *parent != head {
                 return Err(stale());
@@ -327,21 +331,35 @@ pub async fn create_commit(
             .call(move |c| finish_ref_move(c, id, &b, Some(&h), &n, &added))
             .await?;
         if moved {
+            drop(turn);
             crate::quota::recalc_repo(hub, repo.id).await?;
             return Ok(new_id);
         }
         if req.header.parent_commit.is_some() {
             return Err(stale());
         }
-        tracing::debug!(branch, "lost a commit race; retrying on the new head");
-        // Writers racing through several processes: spread the retries out a little.
-        let pause = rand::random::<u64>() % (5 * (attempt + 1));
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Error::Busy(
+                "Too many concurrent commits on this branch; retry shortly".into(),
+            ));
+        }
+        tracing::debug!(branch, attempt, "lost a commit race; retrying on the new head");
+        // Writers of several processes: spread the retries out, more as they keep losing.
+        let pause = rand::random::<u64>() % (5 * attempt.min(20) + 1);
         tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
     }
-    Err(Error::Conflict {
-        message: "Too many concurrent commits on this branch; try again".into(),
-        url: None,
-    })
+}
+
+/// The branch's head; a repository deleted meanwhile is 404 `RepoNotFound`.
+fn branch_head(conn: &Conn, repo_id: i64, branch: &str) -> Result<String> {
+    if let Some(head) = get_ref(conn, repo_id, branch)? {
+        return Ok(head);
+    }
+    if crate::repos::exists(conn, repo_id)? {
+        Err(Error::revision_not_found(branch))
+    } else {
+        Err(Error::repo_not_found())
+    }
 }
 
 fn stale() -> Error {

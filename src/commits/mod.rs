@@ -5,6 +5,7 @@ pub mod branches;
 pub mod gitattributes;
 pub mod ops;
 pub mod tree_edit;
+pub mod turns;
 
 pub use apply::{create_commit, writable_branch};
 pub use ops::{parse_commit, CommitRequest, Header, Op};

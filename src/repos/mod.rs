@@ -117,6 +117,16 @@ pub fn repo_by_id(conn: &Conn, id: i64) -> Result<Option<Repo>> {
 }
 
 /// Mark a repo as changed now.
+/// Does the repository still exist (it may be deleted while a request works on it)?
+pub fn exists(conn: &Conn, repo_id: i64) -> Result<bool> {
+    Ok(conn
+        .query_row("SELECT 1 FROM repos WHERE id = ?1", [repo_id], |r| {
+            r.get::<_, i64>(0)
+        })
+        .optional()?
+        .is_some())
+}
+
 pub fn touch(conn: &Conn, repo_id: i64) -> Result<()> {
     conn.execute(
         "UPDATE repos SET updated_at = ?1 WHERE id = ?2",
