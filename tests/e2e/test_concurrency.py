@@ -12,16 +12,38 @@ import httpx2
 from conftest import auth
 
 
-def test_fifty_writers_on_one_branch_all_land(hub, api):
+def ndjson_commit(n, prefix):
+    lines = [
+        {"key": "header", "value": {"summary": f"{prefix} {n}", "description": ""}},
+        {"key": "file", "value": {"path": f"{prefix}/{n}.txt", "content": "eA==", "encoding": "base64"}},
+    ]
+    return ("\n".join(json.dumps(l) for l in lines) + "\n").encode()
+
+
+def run_at_once(count, fn):
+    """Run fn(i) in `count` threads released together; the results."""
+    start = threading.Barrier(count)
+    results = [None] * count
+
+    def run(i):
+        results[i] = fn(i, start)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    return results
+
+
+def test_many_writers_on_one_branch_all_land(hub, api):
     from huggingface_hub import CommitOperationAdd, HfApi
 
     rid = f"alice/busy-{uuid.uuid4().hex[:8]}"
     api.create_repo(rid)
-    writers = 50
-    start = threading.Barrier(writers)
-    results = [None] * writers
 
-    def write(i):
+    # 50 huggingface_hub clients (preupload, then commit), as the review measured.
+    def with_client(i, start):
         mine = HfApi(endpoint=hub.endpoint, token=hub.tokens["alice"])
         start.wait()
         try:
@@ -30,23 +52,36 @@ def test_fifty_writers_on_one_branch_all_land(hub, api):
                 [CommitOperationAdd(path_in_repo=f"w/{i}.txt", path_or_fileobj=f"writer {i}\n".encode())],
                 commit_message=f"writer {i}",
             )
-            results[i] = "ok"
-        except Exception as e:  # the status is what the test is about
-            results[i] = repr(e)
+            return "ok"
+        except Exception as e:  # the outcome is what the test is about
+            return repr(e)
 
-    threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
+    results = run_at_once(50, with_client)
     refused = [r for r in results if r != "ok"]
-    assert not refused, f"{len(refused)} of {writers} commits refused: {refused[:3]}"
+    assert not refused, f"{len(refused)} of 50 client commits refused: {refused[:3]}"
+
+    # 100 NDJSON commits sent at the same instant (connections open first).
+    def burst(i, start):
+        with httpx2.Client(base_url=hub.endpoint, timeout=300) as http:
+            http.get("/health")
+            start.wait()
+            r = http.post(
+                f"/api/models/{rid}/commit/main",
+                content=ndjson_commit(i, "burst"),
+                headers={**auth(hub), "content-type": "application/x-ndjson"},
+            )
+            return (r.status_code, r.text[:200])
+
+    results = run_at_once(100, burst)
+    refused = [r for r in results if r[0] != 200]
+    assert not refused, f"{len(refused)} of 100 simultaneous commits refused: {refused[:3]}"
+
     commits = api.list_repo_commits(rid)
-    assert sorted(c.title for c in commits if c.title.startswith("writer ")) == sorted(f"writer {i}" for i in range(writers))
+    titles = sorted(c.title for c in commits)
+    expected = sorted([f"writer {i}" for i in range(50)] + [f"burst {i}" for i in range(100)] + ["initial commit"])
+    assert titles == expected
     files = set(api.list_repo_files(rid))
-    assert {f"w/{i}.txt" for i in range(writers)} <= files
-    # One linear history: every commit has exactly one parent, the one before it.
-    assert len(commits) == writers + 1
+    assert {f"w/{i}.txt" for i in range(50)} | {f"burst/{i}.txt" for i in range(100)} <= files
 
 
 def test_commits_racing_a_repo_delete_answer_404_or_land(hub, api):
@@ -54,19 +89,12 @@ def test_commits_racing_a_repo_delete_answer_404_or_land(hub, api):
     lock = threading.Lock()
     headers = {**auth(hub), "content-type": "application/x-ndjson"}
 
-    def body(n):
-        lines = [
-            {"key": "header", "value": {"summary": f"c{n}", "description": ""}},
-            {"key": "file", "value": {"path": f"f{n}.txt", "content": "eA==", "encoding": "base64"}},
-        ]
-        return ("\n".join(json.dumps(l) for l in lines) + "\n").encode()
-
     def hammer(rid, stop):
         with httpx2.Client(base_url=hub.endpoint, timeout=60) as http:
             n = 0
             while not stop.is_set():
                 n += 1
-                r = http.post(f"/api/models/{rid}/commit/main", content=body(n), headers=headers)
+                r = http.post(f"/api/models/{rid}/commit/main", content=ndjson_commit(n, "f"), headers=headers)
                 with lock:
                     statuses.append((r.status_code, r.headers.get("x-error-code"), r.text[:200]))
                 if r.status_code != 200:
