@@ -81,7 +81,7 @@ fn log_out_of_space(e: &Error) {
             error = %e,
             suppressed,
             "the hub is out of storage space: writes fail with 507 until space is freed \
-             (suppressed: how many more failed so since the previous line; at most one line a minute)"
+             (one line a minute at most; suppressed = how many more have failed since the last one)"
         );
     } else {
         tracing::debug!(error = %e, "request refused: out of storage space");
