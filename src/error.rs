@@ -40,9 +40,9 @@ pub enum Error {
     #[error("{0}")]
     NotImplemented(String),
     #[error("database error: {0}")]
-    Database(#[from] crate::db::DbError),
+    Database(crate::db::DbError),
     #[error("storage error: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     #[error("internal error: {0}")]
     Internal(String),
     /// A service the hub depends on (the database) cannot be reached.
@@ -52,6 +52,40 @@ pub enum Error {
     /// should retry shortly.
     #[error("{0}")]
     Busy(String),
+    /// The disk (data directory, staging area, database) is full: nothing was written, and the
+    /// same request succeeds once space is freed. Carries the underlying failure for the log.
+    #[error("out of storage space: {0}")]
+    InsufficientStorage(String),
+}
+
+/// Out-of-space failures are recognised here, where low-level errors become core ones, so
+/// every path that writes (storage, staging files, the database) answers the same 507.
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        if is_out_of_space(&e) {
+            Error::InsufficientStorage(e.to_string())
+        } else {
+            Error::Io(e)
+        }
+    }
+}
+
+impl From<crate::db::DbError> for Error {
+    fn from(e: crate::db::DbError) -> Self {
+        if crate::db::is_out_of_space(&e) {
+            Error::InsufficientStorage(e.to_string())
+        } else {
+            Error::Database(e)
+        }
+    }
+}
+
+/// ENOSPC (`StorageFull`) or EDQUOT (`QuotaExceeded`).
+pub fn is_out_of_space(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }
 
 impl Error {
@@ -86,6 +120,7 @@ impl Error {
             Error::Gone(_) => 410,
             Error::NotImplemented(_) => 501,
             Error::Unavailable(_) | Error::Busy(_) => 503,
+            Error::InsufficientStorage(_) => 507,
             Error::Database(_) | Error::Io(_) | Error::Internal(_) => 500,
         }
     }
@@ -107,6 +142,7 @@ impl Error {
             Error::Gone(_) => "Gone",
             Error::NotImplemented(_) => "NotImplemented",
             Error::Unavailable(_) | Error::Busy(_) => "ServiceUnavailable",
+            Error::InsufficientStorage(_) => "InsufficientStorage",
             Error::Database(_) | Error::Io(_) | Error::Internal(_) => "ServerError",
         }
     }
@@ -118,6 +154,10 @@ impl Error {
                 "Internal server error".into()
             }
             Error::Unavailable(_) => "Service temporarily unavailable".into(),
+            Error::InsufficientStorage(_) => {
+                "The hub is out of storage space; try again later or contact its administrator"
+                    .into()
+            }
             other => other.to_string(),
         }
     }

@@ -1,6 +1,9 @@
 //! The one mapping from core errors to HTTP: status, `X-Error-Code`, `X-Error-Message`, and a
 //! JSON body `{"error": ...}` (plus `url` on repo conflicts, which the HF client reads).
 
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kohaku::Error;
@@ -37,7 +40,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let e = self.0;
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if status.is_server_error() {
+        if let Error::InsufficientStorage(_) = &e {
+            log_out_of_space(&e);
+        } else if status.is_server_error() {
             tracing::error!(error = %e, "request failed");
         } else {
             tracing::debug!(error = %e, status = status.as_u16(), "request refused");
@@ -63,5 +68,87 @@ impl IntoResponse for ApiError {
             );
         }
         (status, headers, axum::Json(body)).into_response()
+    }
+}
+
+/// A full disk fails every write until an operator frees space: one line a minute says so
+/// (with how many more failed since the last line) instead of one line per request.
+fn log_out_of_space(e: &Error) {
+    static THROTTLE: Mutex<LogThrottle> = Mutex::new(LogThrottle::new(Duration::from_secs(60)));
+    let due = match THROTTLE.lock() {
+        Ok(mut t) => t.hit(Instant::now()),
+        Err(poisoned) => poisoned.into_inner().hit(Instant::now()),
+    };
+    if let Some(suppressed) = due {
+        tracing::error!(
+            error = %e,
+            suppressed,
+            "the hub is out of storage space: writes fail with 507 until space is freed \
+             (one line a minute at most; suppressed = how many more have failed since the last one)"
+        );
+    } else {
+        tracing::debug!(error = %e, "request refused: out of storage space");
+    }
+}
+
+/// At most one event per `every`; counts the ones in between.
+struct LogThrottle {
+    every: Duration,
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl LogThrottle {
+    const fn new(every: Duration) -> LogThrottle {
+        LogThrottle {
+            every,
+            last: None,
+            suppressed: 0,
+        }
+    }
+
+    /// `Some(n)` when an event at `now` is to be logged, `n` being how many were suppressed
+    /// since the previous logged one; `None` when it is to be counted only.
+    fn hit(&mut self, now: Instant) -> Option<u64> {
+        match self.last {
+            Some(last) if now.saturating_duration_since(last) < self.every => {
+                self.suppressed += 1;
+                None
+            }
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.suppressed))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttle_logs_once_per_period_and_counts_the_rest() {
+        let mut t = LogThrottle::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        assert_eq!(t.hit(t0), Some(0));
+        assert_eq!(t.hit(t0 + Duration::from_secs(1)), None);
+        assert_eq!(t.hit(t0 + Duration::from_secs(59)), None);
+        assert_eq!(t.hit(t0 + Duration::from_secs(60)), Some(2));
+        assert_eq!(t.hit(t0 + Duration::from_secs(61)), None);
+        assert_eq!(t.hit(t0 + Duration::from_secs(200)), Some(1));
+        assert_eq!(t.hit(t0 + Duration::from_secs(400)), Some(0));
+    }
+
+    #[test]
+    fn out_of_space_is_507_with_a_clear_message() {
+        let full: Error = std::io::Error::from(std::io::ErrorKind::StorageFull).into();
+        assert_eq!(full.status(), 507);
+        assert_eq!(full.code(), "InsufficientStorage");
+        assert!(full.public_message().contains("out of storage space"));
+        let quota: Error = std::io::Error::from(std::io::ErrorKind::QuotaExceeded).into();
+        assert_eq!(quota.status(), 507);
+        let other: Error = std::io::Error::from(std::io::ErrorKind::PermissionDenied).into();
+        assert_eq!(other.status(), 500);
     }
 }

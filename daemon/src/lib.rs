@@ -18,7 +18,9 @@ use tracing::Instrument;
 
 /// The whole application: routes plus request ids and request logging.
 pub fn app(hub: Hub) -> Router {
-    routes::router(hub).layer(middleware::from_fn(request_context))
+    routes::router(hub)
+        .layer(middleware::from_fn(auth::request_scope))
+        .layer(middleware::from_fn(request_context))
 }
 
 fn request_id(req: &Request) -> String {

@@ -23,6 +23,49 @@ pub fn segments(path: &str) -> Result<Vec<String>> {
         .collect()
 }
 
+/// `scheme://host[:port]` of an absolute http(s) URL, lowercased and without a default port:
+/// the form browsers send in `Origin`. `None` for anything else (`Origin: null` included).
+pub fn origin(url: &str) -> Option<String> {
+    let uri: axum::http::Uri = url.trim().parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => 80,
+        "https" => 443,
+        _ => return None,
+    };
+    let authority = uri.authority()?;
+    if authority.as_str().contains('@') {
+        return None;
+    }
+    let host = authority.host().to_ascii_lowercase();
+    Some(match authority.port_u16() {
+        Some(p) if p != default_port => format!("{scheme}://{host}:{p}"),
+        _ => format!("{scheme}://{host}"),
+    })
+}
+
+/// Whether the body has a type a cross-site HTML form (or a `no-cors` fetch) can send
+/// without a CORS preflight: `application/x-www-form-urlencoded`, `multipart/form-data`,
+/// `text/plain`.
+pub fn form_type_body(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(axum::http::header::CONTENT_TYPE)
+        .iter()
+        .any(|v| {
+            let v = String::from_utf8_lossy(v.as_bytes());
+            let media = v
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            matches!(
+                media.as_str(),
+                "application/x-www-form-urlencoded" | "multipart/form-data" | "text/plain"
+            )
+        })
+}
+
 /// Characters escaped in query keys and values (RFC 3986 unreserved ones stay as they are).
 const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
@@ -202,5 +245,50 @@ impl<R: tokio::io::AsyncBufRead + Unpin> tokio::io::AsyncBufRead for LimitedRead
         let this = self.get_mut();
         this.left = this.left.saturating_sub(amt as u64);
         std::pin::Pin::new(&mut this.inner).consume(amt);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_normalised_like_browsers_write_them() {
+        assert_eq!(
+            origin("http://Hub.Example:80/x?y").as_deref(),
+            Some("http://hub.example")
+        );
+        assert_eq!(
+            origin("https://hub.example:443").as_deref(),
+            Some("https://hub.example")
+        );
+        assert_eq!(
+            origin("https://hub.example:8443/").as_deref(),
+            Some("https://hub.example:8443")
+        );
+        assert_eq!(
+            origin("http://127.0.0.1:5000").as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        assert_eq!(origin("null"), None);
+        assert_eq!(origin("ftp://hub.example"), None);
+        assert_eq!(origin("http://user@hub.example"), None);
+        assert_eq!(origin(""), None);
+    }
+
+    #[test]
+    fn form_types_are_recognised() {
+        let with = |ct: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert("content-type", ct.parse().unwrap());
+            form_type_body(&h)
+        };
+        assert!(with("text/plain"));
+        assert!(with("Text/Plain; charset=UTF-8"));
+        assert!(with("multipart/form-data; boundary=x"));
+        assert!(with("application/x-www-form-urlencoded"));
+        assert!(!with("application/json"));
+        assert!(!with("application/x-ndjson"));
+        assert!(!form_type_body(&axum::http::HeaderMap::new()));
     }
 }

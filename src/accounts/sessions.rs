@@ -2,12 +2,13 @@
 
 use crate::db::{Conn, OptionalExtension};
 use crate::params;
+use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::{user_by_id, Caller};
 use crate::db::now_str;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Name of the session cookie.
 pub const COOKIE: &str = "session_id";
@@ -80,6 +81,38 @@ pub fn delete_session(conn: &Conn, sid: &str) -> Result<bool> {
     )? > 0)
 }
 
+/// Domain label of CSRF tokens: no other HMAC under the same key (URL signatures, Xet
+/// tokens) can equal one.
+const CSRF_LABEL: &[u8] = b"kohaku-csrf-v1\n";
+
+fn csrf_mac(key: &[u8], sid: &str) -> Result<Hmac<Sha256>> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).map_err(Error::internal)?;
+    mac.update(CSRF_LABEL);
+    mac.update(digest(sid).as_bytes());
+    Ok(mac)
+}
+
+/// The CSRF token of the session whose cookie value is `sid`: HMAC-SHA256, under the hub's
+/// signing key (`Hub::signing_key`), of the session's stored digest, in hex.
+///
+/// A cross-site page can make the browser send the cookie but cannot read the token, so a
+/// request carrying it comes from the hub's own front end. Derived, not stored: no table,
+/// every hub process checks it, it lives and dies with the session, and a new login gets a
+/// new one. The front end reads it from the login answer (`csrf_token`) or from
+/// `GET /api/whoami-v2` (`auth.csrfToken`) and sends it as `X-CSRF-Token`; pages the hub
+/// renders embed it as a `csrf_token` form field, checked with [`csrf_token_valid`] too.
+pub fn csrf_token(key: &[u8], sid: &str) -> Result<String> {
+    Ok(hex::encode(csrf_mac(key, sid)?.finalize().into_bytes()))
+}
+
+/// Whether `token` is the CSRF token of the session `sid` (compared in constant time).
+pub fn csrf_token_valid(key: &[u8], sid: &str, token: &str) -> bool {
+    let Ok(raw) = hex::decode(token.trim()) else {
+        return false;
+    };
+    csrf_mac(key, sid).is_ok_and(|m| m.verify_slice(&raw).is_ok())
+}
+
 /// Store an email verification token for the user; returns the token.
 pub fn create_email_verification(conn: &Conn, user_id: i64) -> Result<String> {
     let token = random_secret();
@@ -114,4 +147,22 @@ pub fn verify_email(conn: &Conn, token: &str) -> Result<Option<i64>> {
         [user_id],
     )?;
     Ok(Some(user_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csrf_tokens_are_bound_to_the_session_and_the_key() {
+        let t = csrf_token(b"key", "session-a").unwrap();
+        assert_eq!(t.len(), 64);
+        assert_eq!(t, csrf_token(b"key", "session-a").unwrap());
+        assert!(csrf_token_valid(b"key", "session-a", &t));
+        assert!(!csrf_token_valid(b"key", "session-b", &t));
+        assert!(!csrf_token_valid(b"other-key", "session-a", &t));
+        assert!(!csrf_token_valid(b"key", "session-a", ""));
+        assert!(!csrf_token_valid(b"key", "session-a", "not hex"));
+        assert!(!csrf_token_valid(b"key", "session-a", &t[..32]));
+    }
 }

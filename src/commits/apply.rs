@@ -343,7 +343,11 @@ pub async fn create_commit(
                 "Too many concurrent commits on this branch; retry shortly".into(),
             ));
         }
-        tracing::debug!(branch, attempt, "lost a commit race; retrying on the new head");
+        tracing::debug!(
+            branch,
+            attempt,
+            "lost a commit race; retrying on the new head"
+        );
         // Writers of several processes: spread the retries out, more as they keep losing.
         let pause = rand::random::<u64>() % (5 * attempt.min(20) + 1);
         tokio::time::sleep(std::time::Duration::from_millis(pause)).await;

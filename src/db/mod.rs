@@ -245,6 +245,18 @@ pub fn is_unique_violation(e: &DbError) -> bool {
     }
 }
 
+/// `true` when the database could not write for lack of space: SQLite's `SQLITE_FULL`
+/// ("database or disk is full") or PostgreSQL's `53100 disk_full`.
+pub fn is_out_of_space(e: &DbError) -> bool {
+    match e {
+        DbError::Sqlite(rusqlite::Error::SqliteFailure(err, _)) => {
+            err.code == rusqlite::ErrorCode::DiskFull
+        }
+        DbError::Postgres(pg) => pg.code() == Some(&tokio_postgres::error::SqlState::DISK_FULL),
+        _ => false,
+    }
+}
+
 /// Consistent online copy of a SQLite database (`VACUUM INTO`), safe while others write.
 pub fn backup_to(conn: &mut Conn, path: &str) -> Result<()> {
     match conn {
@@ -256,5 +268,32 @@ pub fn backup_to(conn: &mut Conn, path: &str) -> Result<()> {
             "backup copies a SQLite file; for PostgreSQL use pg_dump (or `kohaku db copy` to a \
              sqlite:// URL)",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database that cannot grow fails with `SQLITE_FULL`, which must become the 507
+    /// error, not a 500.
+    #[test]
+    fn sqlite_full_is_out_of_space() {
+        let c = rusqlite::Connection::open_in_memory().unwrap();
+        c.execute_batch("CREATE TABLE t (v BLOB); PRAGMA max_page_count = 8;")
+            .unwrap();
+        let full = (0..64)
+            .map(|_| c.execute("INSERT INTO t (v) VALUES (zeroblob(4096))", []))
+            .find_map(|r| r.err())
+            .expect("the database fills up");
+        let e = DbError::from(full);
+        assert!(is_out_of_space(&e), "{e}");
+        assert!(matches!(Error::from(e), Error::InsufficientStorage(_)));
+        let other = DbError::from(
+            c.execute("INSERT INTO nope VALUES (1)", [])
+                .expect_err("no such table"),
+        );
+        assert!(!is_out_of_space(&other));
+        assert!(matches!(Error::from(other), Error::Database(_)));
     }
 }

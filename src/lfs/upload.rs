@@ -43,7 +43,7 @@ async fn stream_to_file<R: AsyncRead + Unpin>(
         on_chunk(&buf[..n]);
         file.write_all(&buf[..n]).await?;
     }
-    file.sync_data().await?;
+    crate::storage::sync_staged(&mut file).await?;
     Ok(total)
 }
 
@@ -237,7 +237,7 @@ pub async fn complete_multipart(
             total += n as u64;
         }
     }
-    out.sync_data().await?;
+    crate::storage::sync_staged(&mut out).await?;
     drop(out);
     let got = hex::encode(hasher.finalize());
     if got != oid || total != row.size {

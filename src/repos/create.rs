@@ -70,15 +70,36 @@ pub async fn create_repo(hub: &Hub, caller: Option<&Caller>, req: CreateRepo) ->
                 Err(e) if is_unique_violation(&e) => return Err(conflict()),
                 Err(e) => return Err(e.into()),
             }
-            // A moved repo's old name is free again once something new takes it.
-            c.execute(
-                "DELETE FROM repo_redirects WHERE repo_type = ?1 AND namespace = ?2 AND name = ?3",
-                params![r.repo_type.as_str(), r.namespace, r.name],
-            )?;
             get_repo(c, r.repo_type, &r.namespace, &r.name)
         })
         .await?;
+    match initialise(hub, &repo).await {
+        Ok(()) => Ok(repo),
+        Err(e) => {
+            // Nothing stays half created (a row without `main` would answer 409 to the retry,
+            // after a full disk for instance): the row goes as a deleted repo's does, and GC
+            // takes whatever objects were written.
+            let (id, label) = (repo.id, deleted_label(&repo));
+            let undo = hub
+                .db
+                .call(move |c| {
+                    let tx = crate::db::write_tx(c)?;
+                    forget_repo(&tx, id, &label)?;
+                    tx.commit()?;
+                    Ok(())
+                })
+                .await;
+            if let Err(undo) = undo {
+                tracing::error!(repo = %repo.full_id(), error = %undo, "could not undo a failed repo creation");
+            }
+            Err(e)
+        }
+    }
+}
 
+/// The initial commit of a new repo and its `main`. A moved repo's old name is free again
+/// once something new takes it, so its redirect goes in the same transaction.
+async fn initialise(hub: &Hub, repo: &Repo) -> Result<()> {
     let attrs = initial_gitattributes(&hub.config.lfs_suffix_rules);
     let blob = hub
         .objects
@@ -104,11 +125,40 @@ pub async fn create_repo(hub: &Hub, caller: Option<&Caller>, req: CreateRepo) ->
         message: compose_message("initial commit", ""),
     };
     let commit_id = hub.objects.write_commit(repo.id, &commit).await?;
-    let repo_id = repo.id;
+    let (id, t, ns, name) = (
+        repo.id,
+        repo.repo_type,
+        repo.namespace.clone(),
+        repo.name.clone(),
+    );
     hub.db
-        .call(move |c| cas_ref(c, repo_id, MAIN, None, Some(&commit_id)).map(|_| ()))
-        .await?;
-    Ok(repo)
+        .call(move |c| {
+            let tx = crate::db::write_tx(c)?;
+            cas_ref(&tx, id, MAIN, None, Some(&commit_id))?;
+            tx.execute(
+                "DELETE FROM repo_redirects WHERE repo_type = ?1 AND namespace = ?2 AND name = ?3",
+                params![t.as_str(), ns, name],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+}
+
+/// How `deleted_repos` names a repo whose storage waits for GC.
+fn deleted_label(repo: &Repo) -> String {
+    format!("{}s/{}", repo.repo_type.as_str(), repo.full_id())
+}
+
+/// Drop a repo's rows (refs and the rest cascade) and leave its storage prefix to GC.
+fn forget_repo(conn: &crate::db::Conn, repo_id: i64, label: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO deleted_repos (repo_id, full_id, deleted_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (repo_id) DO UPDATE SET full_id = excluded.full_id, deleted_at = excluded.deleted_at",
+        params![repo_id, label, now_str()],
+    )?;
+    conn.execute("DELETE FROM repos WHERE id = ?1", [repo_id])?;
+    Ok(())
 }
 
 /// Delete a repository. Its rows go now; its storage is left for `kohaku gc`.
@@ -128,12 +178,7 @@ pub async fn delete_repo(
             };
             perms::require_admin(c, &repo, caller.as_ref())?;
             let tx = crate::db::write_tx(c)?;
-            tx.execute(
-                "INSERT INTO deleted_repos (repo_id, full_id, deleted_at) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (repo_id) DO UPDATE SET full_id = excluded.full_id, deleted_at = excluded.deleted_at",
-                params![repo.id, format!("{}s/{}", t.as_str(), repo.full_id()), now_str()],
-            )?;
-            tx.execute("DELETE FROM repos WHERE id = ?1", [repo.id])?;
+            forget_repo(&tx, repo.id, &deleted_label(&repo))?;
             tx.commit()?;
             Ok(())
         })

@@ -59,30 +59,46 @@ fn bucket_for(cfg: &S3Config, endpoint: &str) -> Result<Box<Bucket>> {
 }
 
 fn s3_err(e: S3Error) -> Error {
+    if is_out_of_space(&e) {
+        return Error::InsufficientStorage(format!("object storage: {}", describe(&e)));
+    }
     Error::internal(format!("object storage: {}", describe(&e)))
+}
+
+/// The bucket's own "full" answers: HTTP 507 (MinIO's `XMinioStorageFull`) or a quota
+/// refusal (`QuotaExceeded`, Ceph RGW).
+fn is_out_of_space(e: &S3Error) -> bool {
+    match e {
+        S3Error::HttpFailWithBody(507, _) => true,
+        S3Error::HttpFailWithBody(_, body) => {
+            matches!(error_code(body), "XMinioStorageFull" | "QuotaExceeded")
+        }
+        _ => false,
+    }
+}
+
+/// The `<Code>` of an S3 error body ("" when there is none).
+fn error_code(body: &str) -> &str {
+    body.split("<Code>")
+        .nth(1)
+        .and_then(|r| r.split("</Code>").next())
+        .unwrap_or("")
 }
 
 /// A one-line, secret-free account of an S3 failure.
 pub fn describe(e: &S3Error) -> String {
     match e {
-        S3Error::HttpFailWithBody(code, body) => {
-            let code_tag = body
-                .split("<Code>")
-                .nth(1)
-                .and_then(|r| r.split("</Code>").next())
-                .unwrap_or("");
-            match (*code, code_tag) {
-                (_, "NoSuchBucket") => "the bucket does not exist (NoSuchBucket)".into(),
-                (403, t) | (_, t @ ("SignatureDoesNotMatch" | "InvalidAccessKeyId")) => {
-                    format!(
-                        "access denied ({}): check the access and secret keys",
-                        if t.is_empty() { "403" } else { t }
-                    )
-                }
-                (c, "") => format!("HTTP {c}"),
-                (c, t) => format!("HTTP {c} {t}"),
+        S3Error::HttpFailWithBody(code, body) => match (*code, error_code(body)) {
+            (_, "NoSuchBucket") => "the bucket does not exist (NoSuchBucket)".into(),
+            (403, t) | (_, t @ ("SignatureDoesNotMatch" | "InvalidAccessKeyId")) => {
+                format!(
+                    "access denied ({}): check the access and secret keys",
+                    if t.is_empty() { "403" } else { t }
+                )
             }
-        }
+            (c, "") => format!("HTTP {c}"),
+            (c, t) => format!("HTTP {c} {t}"),
+        },
         S3Error::Reqwest(r) if r.is_connect() || r.is_timeout() => {
             format!("cannot connect: {r}")
         }
@@ -530,5 +546,21 @@ impl S3Storage {
     /// Does `key` exist with exactly `size` bytes? (Resumable copies skip such keys.)
     pub async fn has_exact(&self, key: &str, size: u64) -> Result<bool> {
         Ok(self.size(key).await? == Some(size))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_bucket_is_out_of_space() {
+        let body = |code: &str| format!("<Error><Code>{code}</Code><Message>m</Message></Error>");
+        let full = S3Error::HttpFailWithBody(507, body("XMinioStorageFull"));
+        assert!(matches!(s3_err(full), Error::InsufficientStorage(_)));
+        let quota = S3Error::HttpFailWithBody(403, body("QuotaExceeded"));
+        assert!(matches!(s3_err(quota), Error::InsufficientStorage(_)));
+        let denied = S3Error::HttpFailWithBody(403, body("AccessDenied"));
+        assert!(matches!(s3_err(denied), Error::Internal(_)));
     }
 }

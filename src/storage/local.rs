@@ -62,10 +62,17 @@ impl LocalStorage {
             return Ok(());
         }
         let staged = self.staging_path();
-        let mut f = tokio::fs::File::create(&staged).await?;
-        f.write_all(data).await?;
-        f.sync_data().await?;
-        drop(f);
+        let written = async {
+            let mut f = tokio::fs::File::create(&staged).await?;
+            f.write_all(data).await?;
+            super::sync_staged(&mut f).await
+        }
+        .await;
+        if let Err(e) = written {
+            // A short file must never be committed; nor left to fill the disk further.
+            let _ = tokio::fs::remove_file(&staged).await;
+            return Err(e);
+        }
         self.commit_staged(&staged, key).await
     }
 

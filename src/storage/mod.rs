@@ -36,6 +36,16 @@ pub struct ObjectReader {
     pub total_size: u64,
 }
 
+/// Make a written staging file durable before it is committed. tokio's `File` writes in the
+/// background and its `sync_data` drops the error of the last write still in flight, so a
+/// write that failed (a full disk: ENOSPC) would leave a short file that passes for a whole
+/// one once renamed into place; flushing first reports that error.
+pub async fn sync_staged(file: &mut tokio::fs::File) -> Result<()> {
+    tokio::io::AsyncWriteExt::flush(file).await?;
+    file.sync_data().await?;
+    Ok(())
+}
+
 /// Key of an LFS object: one copy per sha256 for the whole hub.
 pub fn lfs_key(oid: &str) -> String {
     format!("lfs/{}/{}/{}", &oid[0..2], &oid[2..4], oid)

@@ -140,11 +140,18 @@ pub async fn login(ctx: Ctx) -> ApiResult<Response> {
             )
         }
     };
+    let csrf = sessions::csrf_token(&hub.signing_key, &sid)?;
     let mut h = HeaderMap::new();
     h.insert("set-cookie", cookie(&hub, &sid, hours as i64 * 3600));
     Ok((
         h,
-        axum::Json(json!({"success": true, "username": user.username, "expires_at": expires})),
+        axum::Json(json!({
+            "success": true,
+            "username": user.username,
+            "expires_at": expires,
+            // For the front end's writes with the cookie (`X-CSRF-Token`).
+            "csrf_token": csrf,
+        })),
     )
         .into_response())
 }

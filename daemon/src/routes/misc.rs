@@ -47,6 +47,10 @@ pub async fn whoami(State(hub): State<Hub>, headers: HeaderMap) -> ApiResult<Res
         auth_info["accessToken"] =
             json!({"displayName": t.name, "role": t.role.as_str(), "createdAt": t.created_at});
     }
+    // The hub's front end (cookie-authenticated) needs its session's CSRF token for writes.
+    if let Some(csrf) = auth::csrf_token_for(&hub, &headers, &caller)? {
+        auth_info["csrfToken"] = json!(csrf);
+    }
     Ok(axum::Json(json!({
         "type": "user",
         "id": format!("{:024x}", u.id),
