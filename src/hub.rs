@@ -39,7 +39,7 @@ impl Hub {
         let storage = Storage::open(&config)?;
         let signing_key = db.call_sync(load_or_create_signing_key)?;
         Ok(Hub {
-            objects: ObjectStore::new(storage.clone()),
+            objects: ObjectStore::new(storage.clone(), config.cache_bytes),
             config: Arc::new(config),
             db,
             storage,

@@ -89,14 +89,18 @@ impl PgConn {
     }
 
     fn statement(&self, sql: &str) -> DbResult<Statement> {
+        const MAX_CACHED_STATEMENTS: usize = 256;
         if let Some(s) = self.stmts.borrow().get(sql) {
             return Ok(s.clone());
         }
         let translated = translate(sql);
         let stmt = self.rt.block_on(self.client.prepare(&translated))??;
-        self.stmts
-            .borrow_mut()
-            .insert(sql.to_string(), stmt.clone());
+        let mut stmts = self.stmts.borrow_mut();
+        // Some statements inline a user id (permission filters): keep the cache bounded.
+        if stmts.len() >= MAX_CACHED_STATEMENTS {
+            stmts.clear();
+        }
+        stmts.insert(sql.to_string(), stmt.clone());
         Ok(stmt)
     }
 

@@ -1,5 +1,6 @@
 //! Git's object model, stored by the hub: every revision is a real git commit.
 
+pub mod cache;
 pub mod commit;
 pub mod object;
 pub mod pointer;

@@ -4,12 +4,10 @@
 //! repository can only ever see objects stored under its own prefix.
 
 use std::io::Read;
-use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
-use lru::LruCache;
-
-use super::commit::{Commit, Tag};
+use super::cache::{string_weight, ByteLru, Weigh};
+use super::commit::{Commit, Signature, Tag};
 use super::object::{decode_loose, encode_loose, Kind};
 use super::pointer::{Pointer, MAX_POINTER_SIZE};
 use super::tree::{parse_tree, serialize_tree, TreeEntry};
@@ -32,19 +30,47 @@ enum Cached {
     Blob(BlobInfo),
 }
 
+fn signature_weight(s: &Signature) -> usize {
+    string_weight(&s.name) + string_weight(&s.email) + string_weight(&s.tz) + 8
+}
+
+impl Weigh for Cached {
+    fn weight(&self) -> usize {
+        match self {
+            Cached::Tree(t) => {
+                32 + t
+                    .iter()
+                    .map(|e| {
+                        string_weight(&e.mode) + string_weight(&e.name) + string_weight(&e.oid)
+                    })
+                    .sum::<usize>()
+            }
+            Cached::Commit(c) => {
+                32 + string_weight(&c.tree)
+                    + c.parents.iter().map(|p| string_weight(p)).sum::<usize>()
+                    + signature_weight(&c.author)
+                    + signature_weight(&c.committer)
+                    + string_weight(&c.message)
+            }
+            Cached::Blob(b) => 32 + b.lfs.as_ref().map_or(0, |p| string_weight(&p.oid) + 8),
+        }
+    }
+}
+
 /// Reads and writes git objects of repositories.
 #[derive(Clone)]
 pub struct ObjectStore {
     storage: Storage,
-    cache: Arc<Mutex<LruCache<(i64, String), Cached>>>,
+    cache: Arc<Mutex<ByteLru<(i64, String), Cached>>>,
 }
 
 impl ObjectStore {
-    pub fn new(storage: Storage) -> ObjectStore {
-        let cap = NonZeroUsize::new(50_000).unwrap_or(NonZeroUsize::MIN);
+    /// A store whose parsed-object cache holds at most `cache_bytes` (estimated).
+    pub fn new(storage: Storage, cache_bytes: u64) -> ObjectStore {
+        let budget = usize::try_from(cache_bytes).unwrap_or(usize::MAX);
         ObjectStore {
             storage,
-            cache: Arc::new(Mutex::new(LruCache::new(cap))),
+            cache: Arc::new(Mutex::new(ByteLru::new(budget))),
         }
     }
 
@@ -58,7 +84,7 @@ impl ObjectStore {
 
     fn cache_put(&self, repo: i64, oid: &str, v: Cached) {
         if let Ok(mut c) = self.cache.lock() {
-            c.put((repo, oid.to_string()), v);
+            c.put((repo, oid.to_string()), 8 + string_weight(oid), v);
         }
     }
 
