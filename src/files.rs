@@ -77,6 +77,25 @@ pub async fn list_tree(
     path: &str,
     recursive: bool,
 ) -> Result<Vec<FileEntry>> {
+    Ok(
+        list_tree_page(hub, repo, root, path, recursive, 0, usize::MAX)
+            .await?
+            .0,
+    )
+}
+
+/// Entries `[offset, offset + limit)` of [`list_tree`]'s order, and whether more follow. Only
+/// the trees are walked; blob facts are read for the entries of the page alone, so a page of a
+/// 20,000-entry directory costs what a page of a small one does.
+pub async fn list_tree_page(
+    hub: &Hub,
+    repo: i64,
+    root: &str,
+    path: &str,
+    recursive: bool,
+    offset: usize,
+    limit: usize,
+) -> Result<(Vec<FileEntry>, bool)> {
     let path = path.trim_matches('/');
     let start = hub
         .objects
@@ -84,32 +103,52 @@ pub async fn list_tree(
         .await?
         .ok_or_else(|| Error::entry_not_found(path))?;
     if !start.is_tree() {
-        return Ok(vec![describe(hub, repo, path.to_string(), &start).await?]);
+        let one = describe(hub, repo, path.to_string(), &start).await?;
+        return Ok((
+            if offset == 0 && limit > 0 {
+                vec![one]
+            } else {
+                vec![]
+            },
+            false,
+        ));
     }
-    let mut out = Vec::new();
+    let end = offset.saturating_add(limit);
+    let mut index = 0usize;
+    let mut picked: Vec<(String, TreeEntry)> = Vec::new();
+    let mut more = false;
     let mut stack = vec![(path.to_string(), start.oid)];
-    while let Some((dir, oid)) = stack.pop() {
+    'walk: while let Some((dir, oid)) = stack.pop() {
         let tree = hub.objects.tree(repo, &oid).await?;
         let mut subdirs = Vec::new();
         for e in tree.iter() {
+            if index >= end {
+                more = true;
+                break 'walk;
+            }
+            if index >= offset {
+                picked.push((join(&dir, &e.name), e.clone()));
+            }
+            index += 1;
             if recursive && e.is_tree() {
                 subdirs.push((join(&dir, &e.name), e.oid.clone()));
             }
         }
-        // Blob facts are read side by side (a round trip each with a bucket), kept in order.
-        let futures: Vec<_> = tree
-            .iter()
-            .map(|e| describe(hub, repo, join(&dir, &e.name), e))
-            .collect();
-        let described = futures_util::stream::iter(futures);
-        let mut described = futures_util::StreamExt::buffered(described, DESCRIBE_PARALLEL);
-        while let Some(entry) = futures_util::StreamExt::next(&mut described).await {
-            out.push(entry?);
-        }
         // Depth-first in tree order.
         stack.extend(subdirs.into_iter().rev());
     }
-    Ok(out)
+    // Blob facts are read side by side (a round trip each with a bucket), kept in order.
+    let futures: Vec<_> = picked
+        .iter()
+        .map(|(p, e)| describe(hub, repo, p.clone(), e))
+        .collect();
+    let mut described =
+        futures_util::StreamExt::buffered(futures_util::stream::iter(futures), DESCRIBE_PARALLEL);
+    let mut out = Vec::with_capacity(picked.len());
+    while let Some(entry) = futures_util::StreamExt::next(&mut described).await {
+        out.push(entry?);
+    }
+    Ok((out, more))
 }
 
 /// Every file (no directories) at a revision.

@@ -29,9 +29,9 @@ pub async fn tree(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<Res
         .u64("limit")?
         .map(|l| l.clamp(1, page))
         .unwrap_or(page) as usize;
-    let offset = ctx.query.u64("cursor")?.unwrap_or(0) as usize;
-    let all = files::list_tree(hub, repo.id, &commit.tree, path, recursive).await?;
-    let slice: Vec<_> = all.iter().skip(offset).take(page).cloned().collect();
+    let offset = usize::try_from(ctx.query.u64("cursor")?.unwrap_or(0)).unwrap_or(usize::MAX);
+    let (slice, more) =
+        files::list_tree_page(hub, repo.id, &commit.tree, path, recursive, offset, page).await?;
     let last = if expand {
         let paths: Vec<String> = slice.iter().map(|e| e.path.clone()).collect();
         Some(history::last_commits(hub, repo.id, &resolved.commit, &paths).await?)
@@ -43,7 +43,7 @@ pub async fn tree(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<Res
         .map(|e| entry_json(e, last.as_ref().and_then(|m| m.get(&e.path))))
         .collect();
     let mut resp = axum::Json(Value::Array(items)).into_response();
-    if offset + page < all.len() {
+    if more {
         super::set_next_link(
             &mut resp,
             hub,
