@@ -2,8 +2,9 @@
 
 use super::apply::signature_for;
 use crate::accounts::Caller;
+use crate::db::{write_tx, Conn};
 use crate::error::{Error, Result};
-use crate::git::commit::compose_message;
+use crate::git::commit::{check_no_nul, compose_message};
 use crate::git::{Commit, Kind, Tag};
 use crate::hub::Hub;
 use crate::names::validate_ref_name;
@@ -18,25 +19,11 @@ pub async fn create_branch(
     starting_point: Option<&str>,
 ) -> Result<String> {
     validate_ref_name(name)?;
-    if name.starts_with("refs/") {
-        return Err(Error::bad_request(
-            "Give the branch name without refs/heads/",
-        ));
-    }
     let start = refs::resolve(hub, repo, starting_point.unwrap_or("main"))
         .await?
         .commit;
     let (id, r, s) = (repo.id, branch_ref(name), start.clone());
-    let created = hub
-        .db
-        .call(move |c| {
-            let ok = cas_ref(c, id, &r, None, Some(&s))?;
-            if ok {
-                touch(c, id)?;
-            }
-            Ok(ok)
-        })
-        .await?;
+    let created = hub.db.call(move |c| create_ref(c, id, &r, &s)).await?;
     if !created {
         return Err(Error::Conflict {
             message: format!("Reference refs/heads/{name} already exists"),
@@ -44,6 +31,19 @@ pub async fn create_branch(
         });
     }
     Ok(start)
+}
+
+/// Create a branch or tag ref in a write transaction, so that its directory/file conflict check
+/// ([`cas_ref`]) cannot race another process creating `a` while this creates `a/b`.
+/// `false` when the ref exists already.
+fn create_ref(conn: &mut Conn, repo_id: i64, name: &str, target: &str) -> Result<bool> {
+    let tx = write_tx(conn)?;
+    if !cas_ref(&tx, repo_id, name, None, Some(target))? {
+        return Ok(false);
+    }
+    touch(&tx, repo_id)?;
+    tx.commit()?;
+    Ok(true)
 }
 
 pub async fn delete_branch(hub: &Hub, repo: &Repo, name: &str) -> Result<()> {
@@ -88,6 +88,9 @@ pub async fn create_tag(
     message: Option<&str>,
 ) -> Result<String> {
     validate_ref_name(tag)?;
+    if let Some(m) = message {
+        check_no_nul(m.as_bytes(), "The tag message")?;
+    }
     let commit = refs::resolve(hub, repo, revision).await?.commit;
     let target = match message.filter(|m| !m.trim().is_empty()) {
         Some(msg) => {
@@ -105,16 +108,7 @@ pub async fn create_tag(
         None => commit.clone(),
     };
     let (id, r) = (repo.id, tag_ref(tag));
-    let created = hub
-        .db
-        .call(move |c| {
-            let ok = cas_ref(c, id, &r, None, Some(&target))?;
-            if ok {
-                touch(c, id)?;
-            }
-            Ok(ok)
-        })
-        .await?;
+    let created = hub.db.call(move |c| create_ref(c, id, &r, &target)).await?;
     if !created {
         return Err(Error::Conflict {
             message: format!("Tag '{tag}' already exists (refs/tags/{tag})"),
@@ -156,6 +150,7 @@ pub async fn super_squash(
     branch: &str,
     message: &str,
 ) -> Result<String> {
+    check_no_nul(message.as_bytes(), "The commit message")?;
     let full = super::apply::writable_branch(hub, repo, branch).await?;
     let (id, f) = (repo.id, full.clone());
     let head = hub

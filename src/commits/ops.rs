@@ -6,6 +6,7 @@ use serde::Deserialize;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
 use crate::error::{Error, Result};
+use crate::git::commit::check_no_nul;
 use crate::git::object::is_sha256_hex;
 use crate::git::Kind;
 use crate::hub::Hub;
@@ -178,6 +179,11 @@ pub async fn parse_commit<R: AsyncBufRead + Unpin>(
                 {
                     return Err(Error::bad_request("The commit message is too long"));
                 }
+                check_no_nul(summary.as_bytes(), "The commit summary")?;
+                check_no_nul(
+                    h.description.as_deref().unwrap_or("").as_bytes(),
+                    "The commit description",
+                )?;
                 if let Some(p) = &h.parent_commit {
                     if !crate::git::object::is_sha1_hex(p) {
                         return Err(Error::bad_request(format!("Invalid parentCommit '{p}'")));

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::error::{Error, Result};
-use crate::git::tree::{TreeEntry, MODE_TREE};
+use crate::git::tree::{TreeEntry, MODE_SYMLINK, MODE_TREE};
 use crate::git::ObjectStore;
 
 enum Slot {
@@ -88,6 +88,10 @@ impl<'a> TreeEditor<'a> {
     /// Add or replace the entry at `path`.
     pub async fn put(&mut self, path: &str, mode: &str, oid: &str) -> Result<()> {
         let (dirs, name) = split(path);
+        // Paths were checked as regular files when parsed; a copy can carry a symlink's mode,
+        // which git refuses under more names (`.gitmodules`).
+        crate::names::check_path_component(name, mode == MODE_SYMLINK)
+            .map_err(|why| Error::Unprocessable(format!("Invalid path '{path}': {why}")))?;
         let node = self
             .dir_mut(&dirs, true)
             .await?

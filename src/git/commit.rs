@@ -112,6 +112,18 @@ impl Commit {
     }
 }
 
+/// Refuse a NUL byte in a commit or tag object, or in text bound for one: git stops reading a
+/// message at NUL and `git fsck` flags it (`nulInCommit`), so such an object cannot be mirrored.
+/// `what` names the offending field for the message.
+pub fn check_no_nul(bytes: &[u8], what: &str) -> Result<()> {
+    if bytes.contains(&0) {
+        return Err(Error::bad_request(format!(
+            "{what} contains a NUL byte, which git cannot store in a commit or tag"
+        )));
+    }
+    Ok(())
+}
+
 /// Compose a commit message from HF's summary and description.
 pub fn compose_message(summary: &str, description: &str) -> String {
     let summary = summary.trim();
@@ -183,5 +195,12 @@ mod tests {
         assert_eq!(back, c);
         assert_eq!(back.title(), "t");
         assert_eq!(back.author.iso_time(), "1970-01-01T00:00:05.000Z");
+    }
+
+    #[test]
+    fn nul_is_refused() {
+        assert!(check_no_nul(b"fine\n\nbody", "message").is_ok());
+        assert!(check_no_nul(b"a\0b", "message").is_err());
+        assert!(check_no_nul(b"\0", "message").is_err());
     }
 }

@@ -10,13 +10,14 @@ use crate::accounts::Caller;
 use crate::commits::apply::LfsAdded;
 use crate::db::now_str;
 use crate::error::{Error, Result};
+use crate::git::commit::check_no_nul;
 use crate::git::object::is_sha1_hex;
 use crate::git::pack::{read_pack, PackObject, ReadOutcome};
 use crate::git::pktline::{self, Pkt, PktReader, FLUSH};
 use crate::git::tree::{parse_tree, MODE_EXEC, MODE_FILE, MODE_SUBMODULE, MODE_SYMLINK, MODE_TREE};
 use crate::git::{Commit, Kind, Pointer, Tag};
 use crate::hub::Hub;
-use crate::names::validate_ref_name;
+use crate::names::{check_path_component, validate_ref_name};
 use crate::repos::refs::{cas_ref, get_ref, MAIN};
 use crate::repos::{touch, Repo};
 
@@ -121,12 +122,12 @@ impl Report {
         let mut inner = Vec::new();
         match &self.unpack {
             Ok(()) => inner.extend(pktline::line("unpack ok")),
-            Err(e) => inner.extend(pktline::line(&format!("unpack {e}"))),
+            Err(e) => inner.extend(pktline::line(&format!("unpack {}", one_line(e)))),
         }
         for (name, r) in &self.refs {
             match r {
                 Ok(()) => inner.extend(pktline::line(&format!("ok {name}"))),
-                Err(e) => inner.extend(pktline::line(&format!("ng {name} {e}"))),
+                Err(e) => inner.extend(pktline::line(&format!("ng {name} {}", one_line(e)))),
             }
         }
         inner.extend_from_slice(FLUSH);
@@ -140,12 +141,21 @@ impl Report {
     }
 }
 
+/// A report line ends at the first newline: keep a reason on one line.
+fn one_line(reason: &str) -> String {
+    reason
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 fn check_object(o: &PackObject) -> Result<()> {
     let bad =
         |why: String| Error::bad_request(format!("invalid {} {}: {why}", o.kind.as_str(), o.id));
     match o.kind {
         Kind::Blob => Ok(()),
         Kind::Commit => {
+            check_no_nul(&o.data, "the commit").map_err(|e| bad(e.to_string()))?;
             let c = Commit::parse(&o.data).map_err(|e| bad(e.to_string()))?;
             if !is_sha1_hex(&c.tree) || c.parents.iter().any(|p| !is_sha1_hex(p)) {
                 return Err(bad("bad tree or parent id".into()));
@@ -167,14 +177,10 @@ fn check_object(o: &PackObject) -> Result<()> {
                 {
                     return Err(bad(format!("bad mode {} for '{}'", e.mode, e.name)));
                 }
-                if e.name.is_empty()
-                    || e.name == "."
-                    || e.name == ".."
-                    || e.name.eq_ignore_ascii_case(".git")
-                    || e.name.contains('/')
-                {
-                    return Err(bad(format!("bad entry name '{}'", e.name)));
-                }
+                // The same rule as API paths, so no revision is accepted that git would refuse
+                // to check out.
+                check_path_component(&e.name, e.mode == MODE_SYMLINK)
+                    .map_err(|why| bad(format!("bad entry name {:?}: {why}", e.name)))?;
                 if !names.insert(e.name.clone()) {
                     return Err(bad(format!("duplicate entry '{}'", e.name)));
                 }
@@ -182,6 +188,7 @@ fn check_object(o: &PackObject) -> Result<()> {
             Ok(())
         }
         Kind::Tag => {
+            check_no_nul(&o.data, "the tag").map_err(|e| bad(e.to_string()))?;
             let target = Tag::parse_target(&o.data).map_err(|e| bad(e.to_string()))?;
             if !is_sha1_hex(&target) {
                 return Err(bad("bad target id".into()));
@@ -342,7 +349,7 @@ pub async fn receive(
         unpack: Err(msg.clone()),
         refs: cmds
             .iter()
-            .map(|c| (c.name.clone(), Err("unpacker error".to_string())))
+            .map(|c| (c.name.clone(), Err(format!("unpacker error: {msg}"))))
             .collect(),
     };
     // Read the pack (fetching delta bases from the store for thin packs).
@@ -514,34 +521,57 @@ pub async fn receive(
         .call(move |c| {
             let tx = crate::db::write_tx(c)?;
             crate::lfs::ensure_present(&tx, moves.iter().flat_map(|(_, l)| l.iter().map(|f| f.oid.as_str())))?;
-            let mut out = Vec::new();
+            let mut out: Vec<(String, Result<(), String>)> = Vec::new();
             for (cmd, lfs) in &moves {
                 let old = (cmd.old != ZERO).then_some(cmd.old.as_str());
                 let new = (cmd.new != ZERO).then_some(cmd.new.as_str());
-                let ok = cas_ref(&tx, repo_id, &cmd.name, old, new)?;
-                if ok {
-                    let now = now_str();
-                    for f in lfs {
-                        tx.execute(
-                            "INSERT INTO lfs_history (repo_id, path, oid, size, commit_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                            params![repo_id, f.path, f.oid, f.size as i64, cmd.new, now],
-                        )?;
+                // A new ref that clashes with another (`a` beside `a/b`) is refused here, in
+                // the transaction that creates it, so concurrent pushes cannot both succeed.
+                let moved = match cas_ref(&tx, repo_id, &cmd.name, old, new) {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(
+                        "failed to update ref: it moved since you fetched (fetch first)".to_string(),
+                    ),
+                    Err(Error::Conflict { message, .. }) => Err(message),
+                    Err(e) => return Err(e),
+                };
+                match moved {
+                    Ok(()) => {
+                        let now = now_str();
+                        for f in lfs {
+                            tx.execute(
+                                "INSERT INTO lfs_history (repo_id, path, oid, size, commit_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                                params![repo_id, f.path, f.oid, f.size as i64, cmd.new, now],
+                            )?;
+                        }
                     }
-                } else if atomic {
-                    return Ok(moves.iter().map(|(m, _)| (m.name.clone(), false)).collect());
+                    Err(why) if atomic => {
+                        // Dropping the transaction undoes the refs moved so far.
+                        return Ok(moves
+                            .iter()
+                            .map(|(m, _)| {
+                                let r = if m.name == cmd.name {
+                                    why.clone()
+                                } else {
+                                    "atomic push failed".to_string()
+                                };
+                                (m.name.clone(), Err(r))
+                            })
+                            .collect());
+                    }
+                    Err(_) => {}
                 }
-                out.push((cmd.name.clone(), ok));
+                out.push((cmd.name.clone(), moved));
             }
             touch(&tx, repo_id)?;
             tx.commit()?;
             Ok(out)
         })
         .await?;
-    for (name, ok) in outcomes {
-        if !ok {
+    for (name, moved) in outcomes {
+        if let Err(why) = moved {
             if let Some(slot) = results.iter_mut().find(|(n, _)| *n == name) {
-                slot.1 =
-                    Err("failed to update ref: it moved since you fetched (fetch first)".into());
+                slot.1 = Err(why);
             }
         }
     }
@@ -560,7 +590,7 @@ async fn check_command(view: &View<'_>, cmd: &Command) -> Result<(), String> {
     } else {
         return Err("only refs/heads/* and refs/tags/* can be pushed".into());
     };
-    validate_ref_name(short).map_err(|_| "invalid ref name".to_string())?;
+    validate_ref_name(short).map_err(|e| e.to_string())?;
     if cmd.new == ZERO {
         if cmd.name == MAIN {
             return Err("cannot delete the default branch refs/heads/main".into());

@@ -32,8 +32,36 @@ pub fn list_refs(conn: &Conn, repo_id: i64) -> Result<Vec<(String, String)>> {
     Ok(rows.collect::<crate::db::DbResult<Vec<_>>>()?)
 }
 
+/// The existing ref that `name` cannot exist beside. Git keeps refs as files, so
+/// `refs/heads/a` and `refs/heads/a/b` cannot both exist: a clone or fetch would fail to write
+/// one of them. Looks for an existing ref that is a directory of `name`, then for one inside
+/// `name/`.
+pub fn dir_file_conflict(conn: &Conn, repo_id: i64, name: &str) -> Result<Option<String>> {
+    for (i, _) in name.match_indices('/') {
+        let dir = &name[..i];
+        if get_ref(conn, repo_id, dir)?.is_some() {
+            return Ok(Some(dir.to_string()));
+        }
+    }
+    // A prefix test by `substr` (not LIKE: `_` is common in ref names, and SQLite's LIKE
+    // ignores case); both databases count characters.
+    let under = format!("{name}/");
+    let len = under.chars().count() as i64;
+    Ok(conn
+        .prepare(
+            "SELECT name FROM refs WHERE repo_id = ?1 AND substr(name, 1, ?2) = ?3 ORDER BY name LIMIT 1",
+        )?
+        .query_row(params![repo_id, len, under], |r| r.get(0))
+        .optional()?)
+}
+
 /// Move `name` from `old` to `new` atomically. `old = None` means "must not exist yet",
 /// `new = None` deletes. Returns `false` when another writer got there first.
+///
+/// Creating a ref that would clash with another in git's directory layout
+/// ([`dir_file_conflict`]) is `Conflict`. The check and the insert are one step only inside
+/// [`crate::db::write_tx`], which serialises writers across processes: every creation of a
+/// ref by a client runs in one, so `a` and `a/b` created at once cannot both succeed.
 pub fn cas_ref(
     conn: &Conn,
     repo_id: i64,
@@ -42,10 +70,21 @@ pub fn cas_ref(
     new: Option<&str>,
 ) -> Result<bool> {
     let n = match (old, new) {
-        (None, Some(new)) => conn.execute(
+        (None, Some(new)) => {
+            if let Some(other) = dir_file_conflict(conn, repo_id, name)? {
+                return Err(Error::Conflict {
+                    message: format!(
+                        "Cannot create {name}: it conflicts with the existing {other} \
+                         (git cannot hold a ref and refs under it with the same name)"
+                    ),
+                    url: None,
+                });
+            }
+            conn.execute(
             "INSERT INTO refs (repo_id, name, target, updated_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
             params![repo_id, name, new, now_str()],
-        )?,
+        )?
+        }
         (Some(old), Some(new)) => conn.execute(
             "UPDATE refs SET target = ?1, updated_at = ?2 WHERE repo_id = ?3 AND name = ?4 AND target = ?5",
             params![new, now_str(), repo_id, name, old],
@@ -118,4 +157,76 @@ pub async fn finish_resolve(
         }
     }
     Err(Error::revision_not_found(rev))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database with one repo; its id.
+    fn repo_db() -> (Conn, i64) {
+        let mut c = Conn::open_in_memory().unwrap();
+        crate::db::migrate(&mut c).unwrap();
+        let u =
+            crate::accounts::create_user(&c, "alice", "a@example.com", "password1", false).unwrap();
+        c.execute(
+            "INSERT INTO repos (repo_type, namespace, name, normalized_name, owner_id, private, created_at, updated_at) \
+             VALUES ('model', 'alice', 'm', 'm', ?1, 0, '', '')",
+            params![u.id],
+        )
+        .unwrap();
+        let id = c
+            .query_row("SELECT id FROM repos", params![], |r| r.get::<_, i64>(0))
+            .unwrap();
+        (c, id)
+    }
+
+    const C: &str = "ce013625030ba8dba906f756967f9e9ca394464a";
+
+    #[test]
+    fn creation_refuses_directory_file_conflicts() {
+        let (c, id) = repo_db();
+        for name in [MAIN, "refs/heads/feat/x", "refs/tags/v1", "refs/heads/a_b"] {
+            assert!(cas_ref(&c, id, name, None, Some(C)).unwrap(), "{name}");
+        }
+        for (name, other) in [
+            ("refs/heads/main/sub", MAIN),
+            ("refs/heads/main/a/b", MAIN),
+            ("refs/heads/feat", "refs/heads/feat/x"),
+            ("refs/tags/v1/rc", "refs/tags/v1"),
+        ] {
+            assert_eq!(
+                dir_file_conflict(&c, id, name).unwrap().as_deref(),
+                Some(other)
+            );
+            assert!(matches!(
+                cas_ref(&c, id, name, None, Some(C)),
+                Err(Error::Conflict { .. })
+            ));
+            assert_eq!(get_ref(&c, id, name).unwrap(), None);
+        }
+        // Siblings, other namespaces and look-alike prefixes do not clash; `_` is not a
+        // wildcard and case matters.
+        for name in [
+            "refs/heads/feat-2",
+            "refs/heads/fea",
+            "refs/tags/main",
+            "refs/heads/feat/y",
+            "refs/heads/aXb",
+            "refs/heads/Main/sub",
+            "refs/heads/v1/rc",
+        ] {
+            assert_eq!(dir_file_conflict(&c, id, name).unwrap(), None, "{name}");
+            assert!(cas_ref(&c, id, name, None, Some(C)).unwrap(), "{name}");
+        }
+        // An existing ref is "already there", not a conflict with itself.
+        assert!(!cas_ref(&c, id, MAIN, None, Some(C)).unwrap());
+        // Moving or deleting an existing ref is not a creation.
+        let other = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+        assert!(cas_ref(&c, id, "refs/heads/feat/x", Some(C), Some(other)).unwrap());
+        assert!(cas_ref(&c, id, "refs/heads/feat/x", Some(other), None).unwrap());
+        assert!(cas_ref(&c, id, "refs/heads/feat/y", Some(C), None).unwrap());
+        // With `feat/*` gone, `feat` is free.
+        assert!(cas_ref(&c, id, "refs/heads/feat", None, Some(C)).unwrap());
+    }
 }
