@@ -151,6 +151,35 @@ pub async fn list_tree_page(
     Ok((out, more))
 }
 
+/// Every file (no directories) at a revision, with its tree entry: the trees only, no blob
+/// reads (what a listing of names needs).
+pub async fn all_file_entries(
+    hub: &Hub,
+    repo: i64,
+    root: &str,
+) -> Result<Vec<(String, TreeEntry)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![(String::new(), root.to_string())];
+    while let Some((dir, oid)) = stack.pop() {
+        let tree = hub.objects.tree(repo, &oid).await?;
+        let mut subdirs = Vec::new();
+        for e in tree.iter() {
+            if e.is_tree() {
+                subdirs.push((join(&dir, &e.name), e.oid.clone()));
+            } else {
+                out.push((join(&dir, &e.name), e.clone()));
+            }
+        }
+        stack.extend(subdirs.into_iter().rev());
+    }
+    Ok(out)
+}
+
+/// Describe one entry found by [`all_file_entries`].
+pub async fn describe_entry(hub: &Hub, repo: i64, path: &str, e: &TreeEntry) -> Result<FileEntry> {
+    describe(hub, repo, path.to_string(), e).await
+}
+
 /// Every file (no directories) at a revision.
 pub async fn all_files(hub: &Hub, repo: i64, root: &str) -> Result<Vec<FileEntry>> {
     Ok(list_tree(hub, repo, root, "", true)

@@ -46,29 +46,31 @@ pub async fn info(ctx: Ctx, id: RepoRef, rev: Option<String>) -> ApiResult<Respo
         Some(res) => {
             let commit = hub.objects.commit(repo.id, &res.commit).await?;
             let mut v = repo_base(&repo, Some(&res.commit), &commit.committer.iso_time());
-            let all = files::all_files(hub, repo.id, &commit.tree).await?;
-            let siblings: Vec<Value> = all
-                .iter()
-                .map(|f| {
-                    let mut s = json!({"rfilename": f.path});
-                    if blobs {
-                        s["size"] = json!(f.size);
-                        s["blobId"] = json!(f.oid);
+            // Names only unless blob metadata was asked for: no blob is read for them.
+            let readme = if blobs {
+                let all = files::all_files(hub, repo.id, &commit.tree).await?;
+                let siblings: Vec<Value> = all
+                    .iter()
+                    .map(|f| {
+                        let mut s = json!({"rfilename": f.path, "size": f.size, "blobId": f.oid});
                         if let Some(p) = &f.lfs {
                             s["lfs"] = json!({"sha256": p.oid, "size": p.size, "pointerSize": f.pointer_size});
                         }
-                    }
-                    s
-                })
-                .collect();
-            v["siblings"] = Value::Array(siblings);
-            if blobs {
+                        s
+                    })
+                    .collect();
+                v["siblings"] = Value::Array(siblings);
                 v["usedStorage"] = json!(all.iter().map(|f| f.size).sum::<u64>());
-            }
-            if let Some(readme) = all
-                .iter()
-                .find(|f| f.path == "README.md" && f.lfs.is_none() && f.size < (1 << 20))
-            {
+                all.into_iter().find(|f| f.path == "README.md")
+            } else {
+                let all = files::all_file_entries(hub, repo.id, &commit.tree).await?;
+                v["siblings"] = all.iter().map(|(p, _)| json!({"rfilename": p})).collect();
+                match all.iter().find(|(p, _)| p == "README.md") {
+                    Some((p, e)) => Some(files::describe_entry(hub, repo.id, p, e).await?),
+                    None => None,
+                }
+            };
+            if let Some(readme) = readme.filter(|f| f.lfs.is_none() && f.size < (1 << 20)) {
                 let text = String::from_utf8_lossy(&hub.objects.blob(repo.id, &readme.oid).await?)
                     .into_owned();
                 if let Ok(Some(cd)) = card::card_data(&text) {
