@@ -99,8 +99,9 @@ fn csrf_mac(key: &[u8], sid: &str) -> Result<Hmac<Sha256>> {
 /// request carrying it comes from the hub's own front end. Derived, not stored: no table,
 /// every hub process checks it, it lives and dies with the session, and a new login gets a
 /// new one. The front end reads it from the login answer (`csrf_token`) or from
-/// `GET /api/whoami-v2` (`auth.csrfToken`) and sends it as `X-CSRF-Token`; pages the hub
-/// renders embed it as a `csrf_token` form field, checked with [`csrf_token_valid`] too.
+/// `GET /api/whoami-v2` (`auth.csrfToken`) and sends it as `X-CSRF-Token` (the only place the
+/// daemon reads it today); pages the hub will render can embed it in their forms and check it
+/// with [`csrf_token_valid`].
 pub fn csrf_token(key: &[u8], sid: &str) -> Result<String> {
     Ok(hex::encode(csrf_mac(key, sid)?.finalize().into_bytes()))
 }

@@ -215,8 +215,12 @@ pub async fn create_commit(
     let sig = signature_for(caller);
 
     // Writers of this process take turns; only other processes can move the head under us.
-    let turn = hub.commit_turns.wait(repo.id, branch).await;
+    // The deadline covers the wait for the turn too.
     let deadline = tokio::time::Instant::now() + COMMIT_DEADLINE;
+    let Ok(turn) = tokio::time::timeout_at(deadline, hub.commit_turns.wait(repo.id, branch)).await
+    else {
+        return Err(busy());
+    };
     let mut attempt = 0u64;
     loop {
         attempt += 1;
@@ -339,9 +343,7 @@ pub async fn create_commit(
             return Err(stale());
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(Error::Busy(
-                "Too many concurrent commits on this branch; retry shortly".into(),
-            ));
+            return Err(busy());
         }
         tracing::debug!(
             branch,
@@ -364,6 +366,10 @@ fn branch_head(conn: &Conn, repo_id: i64, branch: &str) -> Result<String> {
     } else {
         Err(Error::repo_not_found())
     }
+}
+
+fn busy() -> Error {
+    Error::Busy("Too many concurrent commits on this branch; retry shortly".into())
 }
 
 fn stale() -> Error {

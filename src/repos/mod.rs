@@ -116,7 +116,6 @@ pub fn repo_by_id(conn: &Conn, id: i64) -> Result<Option<Repo>> {
         .optional()?)
 }
 
-/// Mark a repo as changed now.
 /// Does the repository still exist (it may be deleted while a request works on it)?
 pub fn exists(conn: &Conn, repo_id: i64) -> Result<bool> {
     Ok(conn
@@ -127,6 +126,7 @@ pub fn exists(conn: &Conn, repo_id: i64) -> Result<bool> {
         .is_some())
 }
 
+/// Mark a repo as changed now.
 pub fn touch(conn: &Conn, repo_id: i64) -> Result<()> {
     conn.execute(
         "UPDATE repos SET updated_at = ?1 WHERE id = ?2",

@@ -71,6 +71,11 @@ pub fn cas_ref(
 ) -> Result<bool> {
     let n = match (old, new) {
         (None, Some(new)) => {
+            // The repository may have been deleted while the request worked (its refs go
+            // with it): that is "not found", not a broken foreign key.
+            if !super::exists(conn, repo_id)? {
+                return Err(Error::repo_not_found());
+            }
             if let Some(other) = dir_file_conflict(conn, repo_id, name)? {
                 return Err(Error::Conflict {
                     message: format!(
@@ -95,6 +100,9 @@ pub fn cas_ref(
         )?,
         (None, None) => return Err(Error::internal("cas_ref with neither old nor new")),
     };
+    if n == 0 && !super::exists(conn, repo_id)? {
+        return Err(Error::repo_not_found());
+    }
     Ok(n == 1)
 }
 
@@ -155,6 +163,12 @@ pub async fn finish_resolve(
                 branch: None,
             });
         }
+    }
+    // A repository deleted while the request worked has no refs left: it is the repository
+    // that is gone, not the revision.
+    let id = repo.id;
+    if !hub.db.call(move |c| super::exists(c, id)).await? {
+        return Err(Error::repo_not_found());
     }
     Err(Error::revision_not_found(rev))
 }

@@ -71,8 +71,26 @@ fn file_ranges(conn: &Conn, xorb: &str) -> Result<Vec<FileRanges>> {
 /// Does the union of `ranges` hold every chunk of `[start, end)`?
 fn covers(ranges: &mut [(u32, u32)], start: u32, end: u32) -> bool {
     ranges.sort_unstable();
+    covers_sorted(ranges, start, end)
+}
+
+/// Sorted, overlapping or touching ranges joined.
+pub(super) fn merged(mut ranges: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
+    ranges.sort_unstable();
+    let mut out: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
+    for (a, b) in ranges {
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+/// [`covers`] over ranges sorted already.
+fn covers_sorted(ranges: &[(u32, u32)], start: u32, end: u32) -> bool {
     let mut reached = start;
-    for &(a, b) in ranges.iter() {
+    for &(a, b) in ranges {
         if reached >= end {
             break;
         }
@@ -108,38 +126,112 @@ fn covered_by_files(
         };
         if ok {
             ranges.extend(file_ranges);
-            if covers(&mut ranges, start, end) {
-                return Ok(true);
+        }
+    }
+    Ok(covers(&mut ranges, start, end))
+}
+
+/// What one caller may know of one stored xorb.
+#[derive(Debug, Clone)]
+pub struct XorbView {
+    chunks: u32,
+    whole: bool,
+    /// Merged (sorted, disjoint, not touching) chunk ranges of files the caller may read.
+    ranges: Vec<(u32, u32)>,
+}
+
+impl XorbView {
+    /// The caller may know every chunk (it sent the xorb, or files it may read cover it).
+    pub fn whole(&self) -> bool {
+        self.whole
+    }
+
+    /// The caller may know chunks `[start, end)` (an empty range is never granted).
+    pub fn covers(&self, start: u32, end: u32) -> bool {
+        if start >= end || end > self.chunks {
+            return false;
+        }
+        if self.whole {
+            return true;
+        }
+        // `ranges` are merged: one of them must hold the whole of `[start, end)`.
+        let i = self.ranges.partition_point(|r| r.0 <= start);
+        i > 0 && self.ranges[i - 1].1 >= end
+    }
+}
+
+/// One caller's views of xorbs, each computed once per request however many segments ask.
+pub struct Reader<'a> {
+    conn: &'a Conn,
+    caller: Option<&'a Caller>,
+    views: HashMap<String, Option<XorbView>>,
+    objects: HashMap<String, bool>,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(conn: &'a Conn, caller: Option<&'a Caller>) -> Self {
+        Reader {
+            conn,
+            caller,
+            views: HashMap::new(),
+            objects: HashMap::new(),
+        }
+    }
+
+    /// The caller's view of `xorb`; `None` when it is not stored.
+    pub fn view(&mut self, xorb: &str) -> Result<Option<&XorbView>> {
+        if !self.views.contains_key(xorb) {
+            let v = self.compute(xorb)?;
+            self.views.insert(xorb.to_string(), v);
+        }
+        Ok(self.views.get(xorb).and_then(Option::as_ref))
+    }
+
+    fn compute(&mut self, xorb: &str) -> Result<Option<XorbView>> {
+        let Some(chunks) = super::store::chunk_count(self.conn, xorb)? else {
+            return Ok(None);
+        };
+        if let Some(c) = self.caller {
+            if sent(self.conn, c.user.id, xorb)? {
+                return Ok(Some(XorbView {
+                    chunks,
+                    whole: true,
+                    ranges: Vec::new(),
+                }));
             }
         }
-    }
-    Ok(false)
-}
-
-/// May `caller` know chunks `[start, end)` of `xorb` (hashes, bytes, that they exist)?
-pub fn may_read_chunks(
-    conn: &Conn,
-    caller: Option<&Caller>,
-    xorb: &str,
-    start: u32,
-    end: u32,
-) -> Result<bool> {
-    if let Some(c) = caller {
-        if sent(conn, c.user.id, xorb)? {
-            return Ok(true);
+        let mut ranges = Vec::new();
+        for (sha256, file_ranges) in file_ranges(self.conn, xorb)? {
+            let ok = match self.objects.get(&sha256) {
+                Some(v) => *v,
+                None => {
+                    let v = crate::lfs::may_read_object(self.conn, self.caller, &sha256)?;
+                    self.objects.insert(sha256, v);
+                    v
+                }
+            };
+            if ok {
+                ranges.extend(file_ranges);
+            }
         }
+        let ranges = merged(ranges);
+        let whole = covers_sorted(&ranges, 0, chunks);
+        Ok(Some(XorbView {
+            chunks,
+            whole,
+            ranges,
+        }))
     }
-    covered_by_files(conn, xorb, start, end, |oid| {
-        crate::lfs::may_read_object(conn, caller, oid)
-    })
+
+    /// May the caller know the whole stored xorb (`false` when it is not stored: the same)?
+    pub fn may_read_xorb(&mut self, xorb: &str) -> Result<bool> {
+        Ok(self.view(xorb)?.is_some_and(XorbView::whole))
+    }
 }
 
-/// May `caller` know the whole stored xorb (`None` when it is not stored: the same answer).
+/// May `caller` know the whole stored xorb (`false` when it is not stored: the same answer)?
 pub fn may_read_xorb(conn: &Conn, caller: Option<&Caller>, xorb: &str) -> Result<bool> {
-    let Some(n) = super::store::chunk_count(conn, xorb)? else {
-        return Ok(false);
-    };
-    may_read_chunks(conn, caller, xorb, 0, n)
+    Reader::new(conn, caller).may_read_xorb(xorb)
 }
 
 /// Is every chunk of `xorb` part of a file in repository `repo_id`'s history, so that anyone
@@ -167,5 +259,33 @@ mod tests {
         assert!(!covers(&mut [(0, 3)], 0, 4), "the end is missing");
         assert!(!covers(&mut [], 0, 1));
         assert!(covers(&mut [(0, 10)], 3, 4));
+    }
+
+    #[test]
+    fn merging() {
+        assert_eq!(
+            super::merged(vec![(3, 5), (0, 2), (2, 3), (7, 9)]),
+            vec![(0, 5), (7, 9)]
+        );
+        assert_eq!(super::merged(vec![(0, 9), (2, 3)]), vec![(0, 9)]);
+    }
+
+    #[test]
+    fn views_grant_only_covered_ranges() {
+        let v = super::XorbView {
+            chunks: 10,
+            whole: false,
+            ranges: super::merged(vec![(5, 7), (0, 2), (2, 3), (7, 8)]),
+        };
+        assert_eq!(v.ranges, vec![(0, 3), (5, 8)]);
+        assert!(v.covers(0, 3) && v.covers(1, 2) && v.covers(5, 8) && v.covers(6, 7));
+        assert!(!v.covers(2, 4) && !v.covers(3, 5) && !v.covers(4, 6) && !v.covers(7, 9));
+        assert!(!v.covers(2, 2), "empty");
+        let whole = super::XorbView {
+            chunks: 10,
+            whole: true,
+            ranges: vec![],
+        };
+        assert!(whole.covers(0, 10) && !whole.covers(0, 11) && !whole.covers(3, 3));
     }
 }

@@ -18,6 +18,9 @@ use crate::error::{Error, Result};
 use crate::hub::Hub;
 use crate::storage::{ByteStream, Storage};
 
+/// Shard bytes one dedup query reads at most (each stored shard is at most 64 MiB).
+const MAX_DEDUP_READ_BYTES: usize = 64 << 20;
+
 /// How long a dedup answer may be cached by the client.
 const DEDUP_ANSWER_TTL_SECS: u64 = 7 * 24 * 3600;
 
@@ -127,8 +130,12 @@ pub async fn register_shard(hub: &Hub, user_id: Option<i64>, data: Bytes) -> Res
             )));
         }
     }
-    // Kept for dedup queries only when it lists xorbs (a shard of known xorbs adds nothing).
-    let key = if summary.xorbs.is_empty() || summary.dedup_chunks.is_empty() {
+    // Kept for dedup queries only when it lists xorbs and registers files (a shard of known
+    // xorbs, or of no files, adds nothing but work for every later query).
+    let key = if summary.xorbs.is_empty()
+        || summary.files.is_empty()
+        || summary.dedup_chunks.is_empty()
+    {
         None
     } else {
         let key = hex::encode(Sha256::digest(&data));
@@ -160,10 +167,15 @@ pub async fn dedup_answer(hub: &Hub, user_id: Option<i64>, chunk: &str) -> Resul
         .db
         .call(move |db| store::dedup_shard_keys(db, &c))
         .await?;
+    let mut read = 0usize;
     for key in keys {
+        if read > MAX_DEDUP_READ_BYTES {
+            break;
+        }
         let Some(data) = hub.storage.read_all(&shard_key(&key)).await? else {
             continue;
         };
+        read += data.len();
         let (shard, listed) = tokio::task::spawn_blocking(move || {
             let shard = MDBMinimalShard::from_reader(&mut Cursor::new(&data), true, true)
                 .map_err(Error::internal)?;
@@ -175,17 +187,25 @@ pub async fn dedup_answer(hub: &Hub, user_id: Option<i64>, chunk: &str) -> Resul
         })
         .await
         .map_err(Error::internal)??;
+        let c = chunk.to_string();
         let kept: HashSet<String> = hub
             .db
             .call(move |db| {
                 let caller = access::caller_of(db, user_id)?;
+                let mut reader = access::Reader::new(db, caller.as_ref());
                 let mut kept = HashSet::new();
+                let mut holds_chunk = false;
                 for x in listed {
-                    if access::may_read_xorb(db, caller.as_ref(), &x)? {
+                    if reader.may_read_xorb(&x)? {
+                        holds_chunk = holds_chunk
+                            || store::chunk_table(db, &x)?
+                                .is_some_and(|t| t.iter().any(|s| s.hash == c));
                         kept.insert(x);
                     }
                 }
-                Ok(kept)
+                // The chunk itself must be in a xorb the caller may know: otherwise the answer
+                // would confirm that someone stored it.
+                Ok(if holds_chunk { kept } else { HashSet::new() })
             })
             .await?;
         if kept.is_empty() {

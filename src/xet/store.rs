@@ -202,9 +202,10 @@ pub fn check_shard(
             "shard rejected: xorb {xorb} was not uploaded (or not accepted)"
         ))
     };
+    let mut reader = super::access::Reader::new(conn, caller);
     let mut tables: HashMap<String, Vec<StoredChunk>> = HashMap::new();
     for x in &shard.xorbs {
-        if !super::access::may_read_xorb(conn, caller, &x.hash)? {
+        if !reader.may_read_xorb(&x.hash)? {
             return Err(not_sent(&x.hash));
         }
         let table = chunk_table(conn, &x.hash)?.ok_or_else(|| not_sent(&x.hash))?;
@@ -222,39 +223,29 @@ pub fn check_shard(
         tables.insert(x.hash.clone(), table);
     }
     for f in &shard.files {
+        // Every segment of every file must lie in chunks this caller may know, checked before
+        // anything is computed from them.
         for seg in &f.segments {
-            let readable = tables.contains_key(&seg.xorb)
-                || super::access::may_read_chunks(
-                    conn,
-                    caller,
-                    &seg.xorb,
-                    seg.chunk_start,
-                    seg.chunk_end,
-                )?;
-            if !readable || seg.chunk_start >= seg.chunk_end {
+            let readable = reader
+                .view(&seg.xorb)?
+                .is_some_and(|v| v.covers(seg.chunk_start, seg.chunk_end));
+            if !readable {
                 return Err(Error::bad_request(format!(
                     "file {} rejected: it uses chunks of xorb {} that this upload did not send",
                     f.file_hash, seg.xorb
                 )));
             }
-        }
-        // Only the segments' own ranges of xorbs not sent whole are known to be readable.
-        let mut known: HashMap<String, Vec<(String, u32)>> = HashMap::new();
-        for seg in &f.segments {
-            if known.contains_key(&seg.xorb) {
-                continue;
+            if !tables.contains_key(&seg.xorb) {
+                let table = chunk_table(conn, &seg.xorb)?.ok_or_else(|| not_sent(&seg.xorb))?;
+                tables.insert(seg.xorb.clone(), table);
             }
-            let table = match tables.get(&seg.xorb) {
-                Some(t) => t.clone(),
-                None => chunk_table(conn, &seg.xorb)?.ok_or_else(|| not_sent(&seg.xorb))?,
-            };
-            known.insert(
-                seg.xorb.clone(),
-                table.iter().map(|c| (c.hash.clone(), c.len)).collect(),
-            );
-            tables.entry(seg.xorb.clone()).or_insert(table);
         }
-        super::reconstruct::check_file(f, |h| known.get(h).cloned())?;
+        // Only the segments' own (readable) ranges are looked at from here on.
+        super::reconstruct::check_file(f, |h| {
+            tables
+                .get(h)
+                .map(|t| t.iter().map(|c| (c.hash.clone(), c.len)).collect())
+        })?;
         if f.sha256.is_none() {
             return Err(Error::bad_request(format!(
                 "shard rejected: file {} has no sha256",
@@ -354,7 +345,7 @@ pub fn register(
 }
 
 /// Most shards a dedup query looks at (newest first).
-const DEDUP_CANDIDATES: i64 = 16;
+const DEDUP_CANDIDATES: i64 = 8;
 
 /// The stored shards a dedup query for `chunk` finds, newest first.
 pub fn dedup_shard_keys(conn: &Conn, chunk: &str) -> Result<Vec<String>> {

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use super::access::merged;
 use super::store::{self, SegmentRow};
 use crate::db::Conn;
 use crate::error::{Error, Result};
@@ -53,19 +54,6 @@ pub fn object_ranges(conn: &Conn, oid: &str) -> Result<Ranges> {
         add_segments(&mut out, &s, None)?;
     }
     Ok(out)
-}
-
-/// Merge overlapping or touching ranges.
-fn merged(mut ranges: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
-    ranges.sort_unstable();
-    let mut out: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
-    for (a, b) in ranges {
-        match out.last_mut() {
-            Some(last) if a <= last.1 => last.1 = last.1.max(b),
-            _ => out.push((a, b)),
-        }
-    }
-    out
 }
 
 /// Stored bytes of the chunks `ranges` of `xorb` cover, each once.

@@ -68,7 +68,7 @@ def test_login_and_register_bad_input(hub, http):
         r = http.post("/api/auth/register", json=body)
         assert r.status_code == status, (body, r.text)
         assert r.headers["x-error-code"]
-    assert http.post("/api/auth/register", content=b"{").status_code == 400
+    assert http.post("/api/auth/register", content=b"{", headers={"content-type": "application/json"}).status_code == 400
     r = http.post("/api/auth/login", json={"username": name, "password": "wrong-password"})
     assert r.status_code == 401
     assert http.post("/api/auth/login", json={"username": "nobody-at-all", "password": "wrong-password"}).status_code == 401

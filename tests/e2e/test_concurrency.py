@@ -89,12 +89,15 @@ def test_commits_racing_a_repo_delete_answer_404_or_land(hub, api):
     lock = threading.Lock()
     headers = {**auth(hub), "content-type": "application/x-ndjson"}
 
-    def hammer(rid, stop):
+    def hammer(rid, stop, branches=False):
         with httpx2.Client(base_url=hub.endpoint, timeout=60) as http:
             n = 0
             while not stop.is_set():
                 n += 1
-                r = http.post(f"/api/models/{rid}/commit/main", content=ndjson_commit(n, "f"), headers=headers)
+                if branches:  # ref creation races the delete too
+                    r = http.post(f"/api/models/{rid}/branch/b{n}-{uuid.uuid4().hex[:6]}", json={}, headers=auth(hub))
+                else:
+                    r = http.post(f"/api/models/{rid}/commit/main", content=ndjson_commit(n, "f"), headers=headers)
                 with lock:
                     statuses.append((r.status_code, r.headers.get("x-error-code"), r.text[:200]))
                 if r.status_code != 200:
@@ -104,7 +107,7 @@ def test_commits_racing_a_repo_delete_answer_404_or_land(hub, api):
         rid = f"alice/doomed-{uuid.uuid4().hex[:8]}"
         api.create_repo(rid)
         stop = threading.Event()
-        threads = [threading.Thread(target=hammer, args=(rid, stop)) for _ in range(6)]
+        threads = [threading.Thread(target=hammer, args=(rid, stop, i >= 4)) for i in range(6)]
         for t in threads:
             t.start()
         time.sleep(0.2 + random.random() * 0.3)

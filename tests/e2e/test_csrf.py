@@ -30,7 +30,7 @@ def session(hub, http):
 
 def login(hub, name):
     """Log in with a client of its own (the tests send the cookie explicitly)."""
-    r = httpx2.post(f"{hub.endpoint}/api/auth/login", json={"username": name, "password": "csrf-password"})
+    r = httpx2.post(f"{hub.endpoint}/api/auth/login", json={"username": name, "password": "csrf-password"}, timeout=60)
     assert r.status_code == 200, r.text
     return r.cookies["session_id"], r.json().get("csrf_token")
 
@@ -166,3 +166,21 @@ def test_every_cookie_route_is_checked(hub, http, session):
     assert not exists(http, hub, rid)
     assert http.post("/api/auth/logout", headers={"origin": hub.endpoint, **cookies}).status_code == 200
     assert http.get("/api/whoami-v2", headers=cookies).status_code == 401
+
+
+def test_no_login_or_signup_from_a_cross_site_form(hub, http, session):
+    """A form on another site can post text/plain or urlencoded, not JSON: login and register
+    take JSON only, so nobody can log a visitor into an account of theirs."""
+    name = session[0]
+    body = json.dumps({"username": name, "password": "csrf-password"})
+    for ctype in ("text/plain", "application/x-www-form-urlencoded", None):
+        headers = {"origin": "http://evil.example"}
+        if ctype:
+            headers["content-type"] = ctype
+        r = httpx2.post(f"{hub.endpoint}/api/auth/login", content=body, headers=headers, timeout=60)
+        assert r.status_code == 400, (ctype, r.status_code, r.text)
+        assert "session_id" not in r.cookies
+        reg = json.dumps({"username": f"x{uuid.uuid4().hex[:8]}", "email": "x@example.com", "password": "a-good-password"})
+        assert httpx2.post(f"{hub.endpoint}/api/auth/register", content=reg, headers=headers, timeout=60).status_code == 400
+    ok = httpx2.post(f"{hub.endpoint}/api/auth/login", content=body, headers={"content-type": "application/json"}, timeout=60)
+    assert ok.status_code == 200

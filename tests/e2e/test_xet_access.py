@@ -34,14 +34,16 @@ def hexof(b):
     return b"".join(b[i : i + 8][::-1] for i in range(0, 32, 8)).hex()
 
 
-def make_shard(file_hash, sha256, segments):
+def make_shard(file_hash, sha256, segments, before=()):
     """A shard with one file (`segments`: (xorb, chunk_start, chunk_end, bytes)) and its sha256,
-    laid out as hf_xet writes them (no xorb sections, no footer)."""
+    after the files of `before` ((file_hash, sha256, segments) each), laid out as hf_xet writes
+    them (no xorb sections, no footer)."""
     out = SHARD_TAG + struct.pack("<QQ", 2, 0)
-    out += raw(file_hash) + struct.pack("<IIQ", 1 << 30, len(segments), 0)
-    for xorb, start, end, n in segments:
-        out += raw(xorb) + struct.pack("<IIII", 0, n, start, end)
-    out += raw(sha256) + b"\0" * 16
+    for fh, sha, segs in [*before, (file_hash, sha256, segments)]:
+        out += raw(fh) + struct.pack("<IIQ", 1 << 30, len(segs), 0)
+        for xorb, start, end, n in segs:
+            out += raw(xorb) + struct.pack("<IIII", 0, n, start, end)
+        out += raw(sha) + b"\0" * 16
     out += BOOKEND + struct.pack("<IIQ", 0, 0, 0)
     out += BOOKEND + struct.pack("<IIII", 0, 0, 0, 0)
     return out
@@ -173,6 +175,13 @@ def test_a_shared_xorb_reveals_nothing_of_a_private_file(hub, api, bob_api, tmp_
         assert rec.status_code == 200, rec.text
         recon = rec.json()
         terms = [(t["hash"], t["range"]["start"], t["range"]["end"]) for t in recon["terms"]]
+        # known.bin as bob may describe it (he can read it): a first file that a shard may
+        # carry to make the rest of its xorb look readable.
+        known_file = (
+            file_hash,
+            sha(known),
+            [(t["hash"], t["range"]["start"], t["range"]["end"], t["unpacked_length"]) for t in recon["terms"]],
+        )
         for x, fetches in recon["xorbs"].items():
             sent_hashes.add(x)
             for f in fetches:
@@ -186,41 +195,39 @@ def test_a_shared_xorb_reveals_nothing_of_a_private_file(hub, api, bob_api, tmp_
         # 4. Hand-made shards naming the chunks around known.bin's in each xorb bob was shown,
         # fixed up from each refusal as far as the refusals allow.
         landed = None
-        for x, start, end in terms:
-            for lo, hi in ((end, 1 << 20), (0, start)):
-                if hi <= lo:
+        attempts = [(x, lo, hi, before) for x, start, end in terms for lo, hi in ((end, 1 << 20), (0, start)) for before in ((), (known_file,)) if hi > lo]
+        assert attempts
+        for x, lo, hi, before in attempts:
+            seg = [x, lo, hi, 1]
+            fh, claimed = "00" * 32, "11" * 32
+            for _ in range(8):
+                sent_hashes.update({fh, claimed, x})
+                r = http.post(f"{cas}/v2/shards", content=make_shard(fh, claimed, [tuple(seg)], before), headers=bearer(write))
+                if r.status_code == 200:
+                    landed = claimed
+                    break
+                assert r.status_code == 400, r.text
+                msg = r.json()["error"]
+                assert not learned(msg), f"a refusal told bob a hash computed from others' content: {msg}"
+                assert not re.search(r"\(\d+ chunks\)|chunks hold \d+", msg), f"a refusal told bob a count or size: {msg}"
+                assert not leaks(r.content)
+                m = re.search(r"\((\d+) chunks\)", msg)
+                if m and seg[2] != int(m.group(1)):
+                    seg[2] = int(m.group(1))
                     continue
-                seg = [x, lo, hi, 1]
-                fh, claimed = "00" * 32, "11" * 32
-                for _ in range(8):
-                    sent_hashes.update({fh, claimed, x})
-                    r = http.post(f"{cas}/v2/shards", content=make_shard(fh, claimed, [tuple(seg)]), headers=bearer(write))
-                    if r.status_code == 200:
-                        landed = claimed
-                        break
-                    assert r.status_code == 400, r.text
-                    msg = r.json()["error"]
-                    assert not learned(msg), f"a refusal told bob a hash computed from others' content: {msg}"
-                    assert not leaks(r.content)
-                    m = re.search(r"\((\d+) chunks\)", msg)
-                    if m and seg[2] != int(m.group(1)):
-                        seg[2] = int(m.group(1))
-                        continue
-                    m = re.search(r"its chunks hold (\d+)", msg)
-                    if m and seg[3] != int(m.group(1)):
-                        seg[3] = int(m.group(1))
-                        continue
-                    m = re.search(r"hash to ([0-9a-f]{64})", msg)
-                    if m and fh != m.group(1):
-                        fh = m.group(1)
-                        continue
-                    m = re.search(r"sha256 ([0-9a-f]{64}), not", msg)
-                    if m and claimed != m.group(1):
-                        claimed = m.group(1)
-                        continue
-                    break
-                if landed:
-                    break
+                m = re.search(r"its chunks hold (\d+)", msg)
+                if m and seg[3] != int(m.group(1)):
+                    seg[3] = int(m.group(1))
+                    continue
+                m = re.search(r"hash to ([0-9a-f]{64})", msg)
+                if m and fh != m.group(1):
+                    fh = m.group(1)
+                    continue
+                m = re.search(r"sha256 ([0-9a-f]{64}), not", msg)
+                if m and claimed != m.group(1):
+                    claimed = m.group(1)
+                    continue
+                break
             if landed:
                 break
         assert landed is None, "a hand-made shard registered a file from another user's chunks"
@@ -260,6 +267,67 @@ def test_a_shared_xorb_reveals_nothing_of_a_private_file(hub, api, bob_api, tmp_
         hub.tokens["alice"],
     )
     assert out.split()[-1] == sha(secret)
+
+
+def test_a_dedup_answer_never_confirms_a_chunk_bob_cannot_read(hub, api, bob_api, tmp_path):
+    """alice's one upload session holds a big file she also publishes and a private one; bob may
+    read every chunk of the first xorb, but asking for a chunk of the private file must still
+    be answered as for a chunk nobody has."""
+    big = os.urandom(72 << 20)  # hf_xet fills xorbs up to 64 MiB: this takes two
+    secret = os.urandom(1_000_000)
+    sha = lambda b: hashlib.sha256(b).hexdigest()  # noqa: E731
+    private = f"alice/two-{uuid.uuid4().hex[:8]}"
+    folder = tmp_path / "alice"
+    folder.mkdir()
+    (folder / "big.bin").write_bytes(big)
+    (folder / "secret.bin").write_bytes(secret)
+    client(
+        hub,
+        f"""
+        api.create_repo({private!r}, private=True)
+        api.upload_folder(folder_path={str(folder)!r}, repo_id={private!r})
+        """,
+        hub.tokens["alice"],
+    )
+    public = f"alice/pub-{uuid.uuid4().hex[:8]}"
+    api.create_repo(public)
+    body = ndjson(HEADER, {"key": "lfsFile", "value": {"path": "big.bin", "algo": "sha256", "oid": sha(big), "size": len(big)}})
+    with httpx2.Client(timeout=120) as http:
+        r = http.post(
+            f"{hub.endpoint}/api/models/{public}/commit/main",
+            content=body,
+            headers={**auth(hub), "content-type": "application/x-ndjson"},
+        )
+        assert r.status_code == 200, r.text
+        readable_whole, secret_chunks, big_hashes = set(), set(), set()
+        for data in stored_shards(hub):
+            files, xorbs = parse_shard(data)
+            if sha(secret) not in files:
+                continue
+            big_chunks = {(x, i) for x, a, b in files.get(sha(big), []) for i in range(a, b)}
+            for x, chunks in xorbs.items():
+                if all((x, i) in big_chunks for i in range(len(chunks))):
+                    readable_whole.add(x)
+            for x, a, b in files[sha(secret)]:
+                secret_chunks.update(xorbs[x][a:b])
+            for x, a, b in files.get(sha(big), []):
+                big_hashes.update(xorbs[x][a:b])
+        assert readable_whole and secret_chunks, "precondition: one shard, a xorb wholly of big.bin, secret chunks elsewhere"
+        indexed = {c for (c,) in hub.sql("SELECT chunk_hash FROM xet_dedup_entries")} & secret_chunks
+        assert indexed, "precondition: a chunk of secret.bin is in the dedup index"
+        mine = f"bob/dd-{uuid.uuid4().hex[:8]}"
+        bob_api.create_repo(mine)
+        write = cas_token(hub, mine, "bob", "write")
+        for c in indexed:
+            r = http.get(f"{hub.endpoint}/api/xet/v1/chunks/default/{c}", headers={"authorization": f"Bearer {write}"})
+            assert r.status_code == 404, "the answer confirmed that someone stored this chunk"
+        # A chunk of big.bin itself is answered (bob may read it).
+        big_indexed = {c for (c,) in hub.sql("SELECT chunk_hash FROM xet_dedup_entries")} & big_hashes - secret_chunks
+        answered = [
+            http.get(f"{hub.endpoint}/api/xet/v1/chunks/default/{c}", headers={"authorization": f"Bearer {write}"}).status_code
+            for c in sorted(big_indexed)[:8]
+        ]
+        assert 200 in answered
 
 
 def test_xorb_range_urls_grant_their_range_only(hub, api, tmp_path):

@@ -35,7 +35,28 @@ async fn send_or_log(hub: &Hub, to: &str, subject: &str, body: String) {
 }
 
 /// `POST /api/auth/register`
+/// Login and registration take JSON only: a cross-site page can post a form (text/plain,
+/// urlencoded) without asking, but not JSON, so nobody can log a visitor into another account.
+fn require_json(headers: &axum::http::HeaderMap) -> Result<(), Error> {
+    let json = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+    if json {
+        Ok(())
+    } else {
+        Err(Error::bad_request(
+            "Send a JSON body (Content-Type: application/json)",
+        ))
+    }
+}
+
 pub async fn register(ctx: Ctx) -> ApiResult<Response> {
+    require_json(&ctx.headers)?;
     let b: RegisterBody = read_json(ctx.body, SMALL).await?;
     let hub = ctx.hub.clone();
     let verify = hub.config.require_email_verification;
@@ -114,6 +135,7 @@ fn cookie(hub: &Hub, value: &str, max_age: i64) -> HeaderValue {
 
 /// `POST /api/auth/login`: sets the session cookie.
 pub async fn login(ctx: Ctx) -> ApiResult<Response> {
+    require_json(&ctx.headers)?;
     let b: LoginBody = read_json(ctx.body, SMALL).await?;
     let hub = ctx.hub.clone();
     let hours = hub.config.session_expire_hours;

@@ -213,13 +213,14 @@ async fn reconstruction(ctx: Ctx, t: CasToken, file_hash: &str, v2: bool) -> Api
     let mut terms = Vec::with_capacity(plan.terms.len());
     let mut fetch: std::collections::BTreeMap<String, Vec<serde_json::Value>> =
         std::collections::BTreeMap::new();
+    let mut bucket_ok: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
     for term in &plan.terms {
         terms.push(json!({
             "hash": term.xorb,
             "unpacked_length": term.unpacked,
             "range": {"start": term.chunk_start, "end": term.chunk_end},
         }));
-        let url = xorb_url(&hub, t.repo_id, term).await?;
+        let url = xorb_url(&hub, t.repo_id, term, &mut bucket_ok).await?;
         let chunks = json!({"start": term.chunk_start, "end": term.chunk_end});
         let bytes = json!({"start": term.byte_start, "end": term.byte_end - 1});
         let entry = if v2 {
@@ -262,14 +263,26 @@ fn parse_range(v: &HeaderValue) -> Result<(u64, u64), Error> {
 /// that byte range, or, in S3 mode when every chunk of the xorb belongs to files of the token's
 /// repository, a presigned bucket URL (which cannot be limited to a range). A xorb may also hold
 /// chunks of files this reader may not read.
-async fn xorb_url(hub: &Hub, repo_id: i64, term: &store::Term) -> Result<String, Error> {
+async fn xorb_url(
+    hub: &Hub,
+    repo_id: i64,
+    term: &store::Term,
+    bucket_ok: &mut std::collections::HashMap<String, bool>,
+) -> Result<String, Error> {
     if let Some(bucket) = hub.storage.direct() {
-        let x = term.xorb.clone();
-        if hub
-            .db
-            .call(move |c| access::whole_xorb_in_repo(c, repo_id, &x))
-            .await?
-        {
+        let whole = match bucket_ok.get(&term.xorb) {
+            Some(w) => *w,
+            None => {
+                let x = term.xorb.clone();
+                let w = hub
+                    .db
+                    .call(move |c| access::whole_xorb_in_repo(c, repo_id, &x))
+                    .await?;
+                bucket_ok.insert(term.xorb.clone(), w);
+                w
+            }
+        };
+        if whole {
             return bucket
                 .presign_get(&store::xorb_key(&term.xorb), XORB_URL_TTL_SECS, None)
                 .await;
@@ -337,7 +350,7 @@ async fn xorb_range(ctx: Ctx, hash: &str) -> ApiResult<Response> {
     let status = if ctx.headers.contains_key("range") {
         h.insert(
             "content-range",
-            header_safe(&format!("bytes {start}-{}/{granted_end}", end - 1)),
+            header_safe(&format!("bytes {start}-{}/*", end - 1)),
         );
         StatusCode::PARTIAL_CONTENT
     } else {
