@@ -1,6 +1,7 @@
 """Load for bench/bench_memory.sh: many concurrent clients mixing reads and commits.
 
-Usage: mem_load.py ENDPOINT TOKEN PID [CLIENTS] [SECONDS]
+Usage: mem_load.py setup ENDPOINT TOKEN PID STATE     (builds the repos, writes STATE)
+       mem_load.py load ENDPOINT TOKEN PID STATE [CLIENTS] [SECONDS]
 
 Sets up (through the HF API) a public repo `bench/big` with a 20,000-entry directory and 100
 revisions of it (each a distinct 20,000-entry tree), a 32 MiB LFS file, and a small repo
@@ -21,13 +22,15 @@ import time
 
 import httpx2
 
-ENDPOINT, TOKEN, PID = sys.argv[1], sys.argv[2], int(sys.argv[3])
-CLIENTS = int(sys.argv[4]) if len(sys.argv) > 4 else 50
-SECONDS = float(sys.argv[5]) if len(sys.argv) > 5 else 60
+MODE, ENDPOINT, TOKEN, PID, STATE = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+CLIENTS = int(sys.argv[6]) if len(sys.argv) > 6 else 50
+SECONDS = float(sys.argv[7]) if len(sys.argv) > 7 else 60
 WIDE = 20_000
 REVISIONS = 100
 PROCS = 5
 AUTH = {"authorization": f"Bearer {TOKEN}"}
+ONLY = os.environ.get("BENCH_KINDS", "resolve,head,tree,tree-page,info,commit").split(",")
+KINDS = [k for k in ["resolve", "head", "tree", "tree", "tree-page", "info"] if k in ONLY] or ["head"]
 
 
 def mem():
@@ -89,7 +92,7 @@ def client(n, revs, stop_at, counts, errors, lock):
         i = 0
         while time.time() < stop_at:
             i += 1
-            kind = random.choice(["resolve", "head", "tree", "tree", "tree-page", "info"] + (["commit"] * 3 if writer else []))
+            kind = random.choice(KINDS + (["commit"] * 3 if writer and "commit" in ONLY else []))
             try:
                 if kind == "resolve":
                     with http.stream("GET", "/bench/big/resolve/main/weights.bin") as r:
@@ -134,12 +137,17 @@ def worker(ids, revs, stop_at, q):
 
 
 def main():
-    with httpx2.Client(base_url=ENDPOINT, timeout=600) as http:
-        t0 = time.time()
-        revs = setup(http)
-        print(f"setup: {WIDE} entries x {REVISIONS} revisions + 32 MiB LFS file in {time.time() - t0:.0f} s")
+    if MODE == "setup":
+        with httpx2.Client(base_url=ENDPOINT, timeout=600) as http:
+            t0 = time.time()
+            revs = setup(http)
+            m = mem()
+            print(f"setup: {WIDE} entries x {REVISIONS} revisions + 32 MiB LFS file in {time.time() - t0:.0f} s; hub VmHWM {m['VmHWM']} MiB")
+        json.dump(revs, open(STATE, "w"))
+        return
+    revs = json.load(open(STATE))
     before = mem()
-    print(f"before load: VmRSS {before['VmRSS']} MiB, VmHWM {before['VmHWM']} MiB")
+    print(f"load on a freshly started hub: VmRSS {before['VmRSS']} MiB before")
     stop_at = time.time() + SECONDS
     q = mp.Queue()
     procs = [mp.Process(target=worker, args=(list(range(p, CLIENTS, PROCS)), revs, stop_at, q)) for p in range(PROCS)]

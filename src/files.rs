@@ -151,13 +151,9 @@ pub async fn list_tree_page(
     Ok((out, more))
 }
 
-/// Every file (no directories) at a revision, with its tree entry: the trees only, no blob
-/// reads (what a listing of names needs).
-pub async fn all_file_entries(
-    hub: &Hub,
-    repo: i64,
-    root: &str,
-) -> Result<Vec<(String, TreeEntry)>> {
+/// The path of every file (no directories) at a revision, in [`all_files`]' order: the trees
+/// only, no blob reads (what a listing of names needs).
+pub async fn all_file_paths(hub: &Hub, repo: i64, root: &str) -> Result<Vec<String>> {
     let mut out = Vec::new();
     let mut stack = vec![(String::new(), root.to_string())];
     while let Some((dir, oid)) = stack.pop() {
@@ -167,7 +163,7 @@ pub async fn all_file_entries(
             if e.is_tree() {
                 subdirs.push((join(&dir, &e.name), e.oid.clone()));
             } else {
-                out.push((join(&dir, &e.name), e.clone()));
+                out.push(join(&dir, &e.name));
             }
         }
         stack.extend(subdirs.into_iter().rev());
@@ -175,9 +171,12 @@ pub async fn all_file_entries(
     Ok(out)
 }
 
-/// Describe one entry found by [`all_file_entries`].
-pub async fn describe_entry(hub: &Hub, repo: i64, path: &str, e: &TreeEntry) -> Result<FileEntry> {
-    describe(hub, repo, path.to_string(), e).await
+/// The file at `path` of a revision, described; `None` when there is none (or a directory).
+pub async fn file_at(hub: &Hub, repo: i64, root: &str, path: &str) -> Result<Option<FileEntry>> {
+    match hub.objects.entry_at(repo, root, path).await? {
+        Some(e) if !e.is_tree() => Ok(Some(describe(hub, repo, path.to_string(), &e).await?)),
+        _ => Ok(None),
+    }
 }
 
 /// Every file (no directories) at a revision.

@@ -9,7 +9,9 @@ use super::ObjectReader;
 use crate::error::{Error, Result};
 
 /// Read size of streamed downloads.
-const CHUNK: usize = 4 << 20;
+/// Read size of streamed objects: small enough that many concurrent downloads stay small
+/// (a stream holds at most a few of these), large enough for full disk speed.
+const CHUNK: usize = 256 << 10;
 
 #[derive(Clone)]
 pub struct LocalStorage {

@@ -20,6 +20,8 @@ pub async fn info(ctx: Ctx, id: RepoRef, rev: Option<String>) -> ApiResult<Respo
     let caller = auth::caller(hub, &ctx.headers).await?;
     let (repo, _) = load_repo(hub, caller.as_ref(), &id, Access::Read).await?;
     let blobs = ctx.query.flag("blobs");
+    // Sibling names (when listed without blob metadata), serialised last.
+    let mut names: Vec<String> = Vec::new();
     let resolved = match rev.as_deref() {
         Some(r) => Some(refs::resolve(hub, &repo, r).await?),
         None => {
@@ -63,12 +65,11 @@ pub async fn info(ctx: Ctx, id: RepoRef, rev: Option<String>) -> ApiResult<Respo
                 v["usedStorage"] = json!(all.iter().map(|f| f.size).sum::<u64>());
                 all.into_iter().find(|f| f.path == "README.md")
             } else {
-                let all = files::all_file_entries(hub, repo.id, &commit.tree).await?;
-                v["siblings"] = all.iter().map(|(p, _)| json!({"rfilename": p})).collect();
-                match all.iter().find(|(p, _)| p == "README.md") {
-                    Some((p, e)) => Some(files::describe_entry(hub, repo.id, p, e).await?),
-                    None => None,
+                names = files::all_file_paths(hub, repo.id, &commit.tree).await?;
+                if names.is_empty() {
+                    v["siblings"] = json!([]);
                 }
+                files::file_at(hub, repo.id, &commit.tree, "README.md").await?
             };
             if let Some(readme) = readme.filter(|f| f.lfs.is_none() && f.size < (1 << 20)) {
                 let text = String::from_utf8_lossy(&hub.objects.blob(repo.id, &readme.oid).await?)
@@ -89,7 +90,44 @@ pub async fn info(ctx: Ctx, id: RepoRef, rev: Option<String>) -> ApiResult<Respo
     if v.get("tags").is_none() {
         v["tags"] = json!([]);
     }
-    Ok(axum::Json(v).into_response())
+    if names.is_empty() {
+        return Ok(axum::Json(v).into_response());
+    }
+    // Thousands of names are written straight out, not built as JSON values first.
+    Ok(axum::Json(WithSiblings {
+        base: &v,
+        siblings: Siblings(&names),
+    })
+    .into_response())
+}
+
+#[derive(serde::Serialize)]
+struct WithSiblings<'a> {
+    #[serde(flatten)]
+    base: &'a Value,
+    siblings: Siblings<'a>,
+}
+
+/// `[{"rfilename": ...}, ...]` from the names.
+struct Siblings<'a>(&'a [String]);
+
+impl serde::Serialize for Siblings<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        struct One<'b>(&'b str);
+        impl serde::Serialize for One<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("rfilename", self.0)?;
+                m.end()
+            }
+        }
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for n in self.0 {
+            seq.serialize_element(&One(n))?;
+        }
+        seq.end()
+    }
 }
 
 fn list_item(repo: &Repo, sha: Option<String>) -> Value {
