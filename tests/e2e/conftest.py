@@ -195,12 +195,13 @@ def free_port():
     return _free_port()
 
 
-@pytest.fixture(scope="session")
-def hub():
+def started_hub(port=PORT):
+    """A hub on a fresh data directory with the users and tokens every test expects (alice,
+    alice_ro, bob, hubadmin); stop it with `finished_hub`."""
     if not os.path.exists(KOHAKU):
         pytest.exit(f"kohaku binary not found at {KOHAKU}; build it first (cargo build --release)", 2)
     data = tempfile.mkdtemp(prefix="kohaku-e2e-data-")
-    h = Hub(data)
+    h = Hub(data, port=port)
     # Users and tokens through the CLI, on the same data the daemon will serve.
     h.cli("user", "create", "alice", "--email", "alice@example.com", "--password", "alice-password")
     h.cli("user", "create", "bob", "--email", "bob@example.com", "--password", "bob-password")
@@ -210,12 +211,45 @@ def hub():
     h.tokens["bob"] = h.cli("token", "create", "--user", "bob").stdout.strip()
     h.tokens["hubadmin"] = h.cli("token", "create", "--user", "hubadmin").stdout.strip()
     h.start()
-    yield h
+    return h
+
+
+def finished_hub(h):
     h.stop()
     if os.environ.get("KOHAKU_KEEP_DATA"):
-        print("data kept in", data, file=sys.stderr)
+        print("data kept in", h.data_dir, file=sys.stderr)
     else:
-        shutil.rmtree(data, ignore_errors=True)
+        shutil.rmtree(h.data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def hub():
+    h = started_hub()
+    yield h
+    finished_hub(h)
+
+
+def own_hub():
+    """A module-scoped `hub` fixture for a module whose tests walk the whole hub (gc, fsck): with
+    a small hub of its own their cost does not grow with the rest of the suite. In the module:
+    `hub = own_hub()`."""
+
+    @pytest.fixture(scope="module")
+    def hub():
+        from huggingface_hub import constants
+
+        h = started_hub(port=free_port())
+        # Module-level client calls (hf_hub_download...) use the endpoint read at import.
+        saved = (os.environ["HF_ENDPOINT"], constants.ENDPOINT, constants.HUGGINGFACE_CO_URL_TEMPLATE)
+        os.environ["HF_ENDPOINT"] = constants.ENDPOINT = h.endpoint
+        constants.HUGGINGFACE_CO_URL_TEMPLATE = h.endpoint + "/{repo_id}/resolve/{revision}/{filename}"
+        try:
+            yield h
+        finally:
+            os.environ["HF_ENDPOINT"], constants.ENDPOINT, constants.HUGGINGFACE_CO_URL_TEMPLATE = saved
+            finished_hub(h)
+
+    return hub
 
 
 @pytest.fixture

@@ -11,7 +11,10 @@ import uuid
 import httpx2
 from huggingface_hub import HfApi, hf_hub_download
 
-from conftest import auth
+from conftest import auth, own_hub
+
+# Hub-wide collections walk every repository: a hub of this module's own keeps them small.
+hub = own_hub()
 
 
 def gc(hub, *args):

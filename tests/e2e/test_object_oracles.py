@@ -20,6 +20,7 @@ from test_xet import client
 def shape(obj, oid):
     """An LFS batch object with the oid (and signatures, expiries) taken out."""
     text = json.dumps(obj, sort_keys=True).replace(oid, "OID")
+    text = re.sub(r"/lfs/[0-9a-f]{2}/[0-9a-f]{2}/OID", "/lfs/XX/XX/OID", text)  # bucket keys
     text = re.sub(r"(sig|exp|X-Amz-[A-Za-z]+|upload|expires_at)=[^&\"]+", r"\1=X", text)
     text = re.sub(r'"expires_at": "[^"]+"', '"expires_at": "X"', text)
     text = re.sub(r"[0-9a-f]{32}", "ID", text)
