@@ -82,15 +82,3 @@ pub fn bytes(conn: &Conn, ranges: Ranges) -> Result<u64> {
     }
     Ok(total)
 }
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn merging() {
-        assert_eq!(
-            super::merged(vec![(3, 5), (0, 2), (2, 3), (7, 9)]),
-            vec![(0, 5), (7, 9)]
-        );
-        assert_eq!(super::merged(vec![(0, 9), (2, 3)]), vec![(0, 9)]);
-    }
-}

@@ -90,6 +90,23 @@ def stored_shards(hub):
     return out
 
 
+def upload_private(hub, tmp_path, rid, files):
+    """alice creates private `rid` and uploads `files` ({name: bytes}) in one commit with the
+    stock client (one Xet session, so their chunks share xorbs)."""
+    folder = tmp_path / "alice"
+    folder.mkdir()
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    client(
+        hub,
+        f"""
+        api.create_repo({rid!r}, private=True)
+        api.upload_folder(folder_path={str(folder)!r}, repo_id={rid!r})
+        """,
+        hub.tokens["alice"],
+    )
+
+
 def test_a_shared_xorb_reveals_nothing_of_a_private_file(hub, api, bob_api, tmp_path):
     known = os.urandom(3_000_000)
     secret = os.urandom(2_000_000)
@@ -101,18 +118,7 @@ def test_a_shared_xorb_reveals_nothing_of_a_private_file(hub, api, bob_api, tmp_
 
     # 1. alice: both files in one commit to a private repo (the stock client, one session).
     private = f"alice/private-{uuid.uuid4().hex[:8]}"
-    folder = tmp_path / "alice"
-    folder.mkdir()
-    (folder / "known.bin").write_bytes(known)
-    (folder / "secret.bin").write_bytes(secret)
-    client(
-        hub,
-        f"""
-        api.create_repo({private!r}, private=True)
-        api.upload_folder(folder_path={str(folder)!r}, repo_id={private!r})
-        """,
-        hub.tokens["alice"],
-    )
+    upload_private(hub, tmp_path, private, {"known.bin": known, "secret.bin": secret})
     rows = hub.sql("SELECT f.sha256, u.xorb_hash FROM xet_files f JOIN xet_file_xorbs u ON u.file_hash = f.file_hash")
     shared = {x for s, x in rows if s == sha(known)} & {x for s, x in rows if s == sha(secret)}
     assert shared, "precondition: one xorb holds chunks of both files"
@@ -277,18 +283,7 @@ def test_a_dedup_answer_never_confirms_a_chunk_bob_cannot_read(hub, api, bob_api
     secret = os.urandom(1_000_000)
     sha = lambda b: hashlib.sha256(b).hexdigest()  # noqa: E731
     private = f"alice/two-{uuid.uuid4().hex[:8]}"
-    folder = tmp_path / "alice"
-    folder.mkdir()
-    (folder / "big.bin").write_bytes(big)
-    (folder / "secret.bin").write_bytes(secret)
-    client(
-        hub,
-        f"""
-        api.create_repo({private!r}, private=True)
-        api.upload_folder(folder_path={str(folder)!r}, repo_id={private!r})
-        """,
-        hub.tokens["alice"],
-    )
+    upload_private(hub, tmp_path, private, {"big.bin": big, "secret.bin": secret})
     public = f"alice/pub-{uuid.uuid4().hex[:8]}"
     api.create_repo(public)
     body = ndjson(HEADER, {"key": "lfsFile", "value": {"path": "big.bin", "algo": "sha256", "oid": sha(big), "size": len(big)}})
