@@ -8,7 +8,6 @@ Also here: what the JS client needed from the hub and any client may use — `ra
 `HEAD`, `hash_algo: "sha_256"` and Xet negotiated in the LFS batch, the Xet file info on
 `resolve` — checked over plain HTTP.
 """
-import base64
 import hashlib
 import json
 import os

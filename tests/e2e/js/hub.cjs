@@ -43,9 +43,9 @@ async function describeBlob(blob, p) {
   if (blob === null) return null;
   const kind = blob.constructor.name;
   const part = p.range ? blob.slice(p.range[0], p.range[1]) : blob;
-  const out = { kind, size: blob.size, ...(await digest(part)) };
-  out.size = blob.size;
-  out.partSize = part.size;
+  // partSize: the bytes actually read.
+  const { size: partSize, sha256 } = await digest(part);
+  const out = { kind, size: blob.size, partSize, sha256 };
   if (p.text) out.text = await part.text();
   return out;
 }
