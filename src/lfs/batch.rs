@@ -101,7 +101,8 @@ struct PartPlan {
 }
 
 impl PartPlan {
-    fn new(hub: &Hub, req: &BatchRequest) -> Result<PartPlan> {
+    /// `xet`: the answer hands out no part URLs (the bytes go to the CAS), nothing to plan.
+    fn new(hub: &Hub, req: &BatchRequest, xet: bool) -> Result<PartPlan> {
         let cfg = &hub.config;
         let bucket = hub.storage.direct().is_some();
         let threshold = if bucket {
@@ -119,7 +120,7 @@ impl PartPlan {
             base,
             scale: 1,
         };
-        if req.operation != Operation::Upload {
+        if req.operation != Operation::Upload || xet {
             return Ok(plan);
         }
         let sizes: Vec<u64> = req
@@ -283,7 +284,7 @@ pub async fn batch(
             })
             .await?;
     }
-    let plan = PartPlan::new(hub, &req)?;
+    let plan = PartPlan::new(hub, &req, xet_upload.is_some())?;
 
     let mut objects = Vec::with_capacity(req.objects.len());
     let mut pending: Vec<Pending> = Vec::new();

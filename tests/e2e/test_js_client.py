@@ -18,7 +18,7 @@ import uuid
 
 import pytest
 
-from conftest import auth
+from conftest import S3_ENDPOINT, auth
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "js", "hub.cjs")
@@ -423,6 +423,17 @@ def test_batch_offers_xet_to_clients_that_ask(http, hub, repo_id):
         assert r.status_code == status and "X-Xet-Access-Token" not in r.text, (who, r.text)
     r = http.post(f"/{repo_id}.git/info/lfs/objects/batch", json={"operation": "upload", "transfers": ["xet"], "objects": obj})
     assert r.status_code == 401 and "X-Xet-Access-Token" not in r.text
+
+
+def test_batch_xet_plans_no_parts(http, hub, repo_id):
+    """A Xet answer hands out no part URLs, so the multipart limits do not apply to it: 50
+    objects of 5 TiB (more parts than an answer may hold with a bucket) get their token."""
+    objs = [{"oid": sha(str(i).encode()), "size": 5 << 40} for i in range(50)]
+    if S3_ENDPOINT:
+        assert_error(batch(http, hub, repo_id, objs, transfers=["basic", "multipart"]), 413)
+    r = batch(http, hub, repo_id, objs)
+    assert r.status_code == 200 and r.json()["transfer"] == "xet", r.text
+    assert all(set(o["actions"]) == {"upload"} for o in r.json()["objects"])
 
 
 def test_batch_xet_skips_what_is_stored(node, hub, http, files):
