@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of kohaku: formatting, clippy, Rust tests, and the end-to-end
 # suite that drives a real `kohaku serve` with the pinned huggingface_hub client.
-# Installs what it needs (Python venv with pinned packages) into a cache directory so that
+# Installs what it needs (Python venv and node packages, pinned) into a cache directory so that
 # later runs are fast. Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +24,23 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.req-hash" 2>/dev/null)" != "$
   echo "$REQ_HASH" > "$VENV/.req-hash"
 fi
 "$VENV/bin/python" -c "import huggingface_hub; assert huggingface_hub.__version__ == '2.4.0', huggingface_hub.__version__"
+
+step "node packages (pinned @huggingface/hub, for test_js_client.py)"
+NODE_DIR=$CACHE/node
+if command -v npm >/dev/null 2>&1; then
+  LOCK_HASH=$(sha256sum tests/package-lock.json | cut -c1-16)
+  if [ ! -d "$NODE_DIR/node_modules" ] || [ "$(cat "$NODE_DIR/.lock-hash" 2>/dev/null)" != "$LOCK_HASH" ]; then
+    rm -rf "$NODE_DIR"
+    mkdir -p "$NODE_DIR"
+    cp tests/package.json tests/package-lock.json "$NODE_DIR/"
+    (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$LOCK_HASH" > "$NODE_DIR/.lock-hash"
+  fi
+  export KOHAKU_TEST_NODE_MODULES=$NODE_DIR/node_modules
+  echo "node $(node --version)"
+else
+  echo "node/npm not installed: test_js_client.py will be skipped"
+fi
 
 step "git, git-lfs and ssh-keygen"
 missing=()

@@ -29,11 +29,13 @@ pub struct LfsAdded {
 }
 
 /// Resolve `rev` to a branch ref name for writing; tags and commit ids are not writable.
+/// `HEAD` is the default branch, as for reads.
 pub async fn writable_branch(hub: &Hub, repo: &Repo, rev: &str) -> Result<String> {
-    let name = if rev.starts_with("refs/heads/") || rev.starts_with("refs/pr/") {
-        rev.to_string()
+    let branch = refs::unalias(rev);
+    let name = if branch.starts_with("refs/heads/") || branch.starts_with("refs/pr/") {
+        branch.to_string()
     } else {
-        refs::branch_ref(rev)
+        refs::branch_ref(branch)
     };
     let (id, n) = (repo.id, name.clone());
     match hub.db.call(move |c| branch_head(c, id, &n)).await {

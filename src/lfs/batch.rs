@@ -27,15 +27,29 @@ pub struct BatchObject {
 }
 
 #[derive(Debug, Deserialize)]
+pub struct BatchRef {
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize)]
 pub struct BatchRequest {
     pub operation: Operation,
     #[serde(default)]
     pub transfers: Vec<String>,
     pub objects: Vec<BatchObject>,
     pub hash_algo: Option<String>,
+    /// The branch the objects are for (git-lfs and the JS client send it).
+    #[serde(rename = "ref")]
+    pub git_ref: Option<BatchRef>,
 }
 
-#[derive(Debug, Serialize)]
+/// The spellings of sha256 clients send as `hash_algo`: git-lfs's, and the JS client's
+/// (`@huggingface/hub` sends `sha_256`).
+fn is_sha256_algo(name: &str) -> bool {
+    matches!(name, "sha256" | "sha_256")
+}
+
+#[derive(Debug, Clone, Serialize)]
 pub struct Action {
     pub href: String,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -87,7 +101,8 @@ struct PartPlan {
 }
 
 impl PartPlan {
-    fn new(hub: &Hub, req: &BatchRequest) -> Result<PartPlan> {
+    /// `xet`: the answer hands out no part URLs (the bytes go to the CAS), nothing to plan.
+    fn new(hub: &Hub, req: &BatchRequest, xet: bool) -> Result<PartPlan> {
         let cfg = &hub.config;
         let bucket = hub.storage.direct().is_some();
         let threshold = if bucket {
@@ -105,7 +120,7 @@ impl PartPlan {
             base,
             scale: 1,
         };
-        if req.operation != Operation::Upload {
+        if req.operation != Operation::Upload || xet {
             return Ok(plan);
         }
         let sizes: Vec<u64> = req
@@ -176,7 +191,7 @@ pub async fn batch(
     repo: &Repo,
     req: BatchRequest,
 ) -> Result<BatchResponse> {
-    if req.hash_algo.as_deref().is_some_and(|h| h != "sha256") {
+    if req.hash_algo.as_deref().is_some_and(|h| !is_sha256_algo(h)) {
         return Err(Error::Unprocessable(
             "Only sha256 is supported as hash_algo".into(),
         ));
@@ -199,6 +214,14 @@ pub async fn batch(
         }
     }
     let multipart_ok = req.transfers.is_empty() || req.transfers.iter().any(|t| t == "multipart");
+    // A client that offers Xet (the JS client) uploads to the CAS: each object to send gets a
+    // write token and the route that renews it instead of upload URLs.
+    let xet_upload = match req.operation {
+        Operation::Upload if req.transfers.iter().any(|t| t == "xet") => {
+            Some(xet_upload_action(hub, caller, repo, req.git_ref.as_ref())?)
+        }
+        _ => None,
+    };
     let signer = Signer::new(&hub.signing_key);
     let cfg = hub.config.clone();
     let caller = caller.cloned();
@@ -233,8 +256,10 @@ pub async fn batch(
         })
         .await?;
 
-    if req.operation == Operation::Upload {
-        // Quota: what the caller may not know of counts as announced (it has to send it).
+    // Quota: bytes that come through Xet count after dedup, at the commit (as for hf_xet, which
+    // never calls the batch); otherwise here, before they come in.
+    if req.operation == Operation::Upload && xet_upload.is_none() {
+        // What the caller may not know of counts as announced (it has to send it).
         let mut announced = 0u64;
         let mut known_objs = Vec::new();
         for (o, (_, usable, _, _)) in req.objects.iter().zip(&known) {
@@ -259,7 +284,7 @@ pub async fn batch(
             })
             .await?;
     }
-    let plan = PartPlan::new(hub, &req)?;
+    let plan = PartPlan::new(hub, &req, xet_upload.is_some())?;
 
     let mut objects = Vec::with_capacity(req.objects.len());
     let mut pending: Vec<Pending> = Vec::new();
@@ -335,6 +360,16 @@ pub async fn batch(
                         size: o.size,
                         authenticated: Some(true),
                         actions: BTreeMap::new(),
+                        error: None,
+                    });
+                    continue;
+                }
+                if let Some(action) = &xet_upload {
+                    objects.push(ObjectResponse {
+                        oid,
+                        size: o.size,
+                        authenticated: Some(true),
+                        actions: BTreeMap::from([("upload".to_string(), action.clone())]),
                         error: None,
                     });
                     continue;
@@ -465,8 +500,46 @@ pub async fn batch(
             .await?;
     }
     Ok(BatchResponse {
-        transfer: "basic".into(),
+        transfer: if xet_upload.is_some() { "xet" } else { "basic" }.into(),
         objects,
         hash_algo: "sha256".into(),
+    })
+}
+
+/// The upload action of a Xet answer, as huggingface.co gives it: `href` is the
+/// `xet-write-token` route of the repository (the client GETs it with its own token to renew
+/// the CAS token), and the headers carry a CAS write token and where the CAS is. The caller has
+/// write access to `repo` (checked before [`batch`]).
+fn xet_upload_action(
+    hub: &Hub,
+    caller: Option<&Caller>,
+    repo: &Repo,
+    git_ref: Option<&BatchRef>,
+) -> Result<Action> {
+    let user = caller
+        .map(|c| c.user.id)
+        .ok_or_else(|| Error::Unauthorized("Authentication required to upload".into()))?;
+    let token =
+        crate::xet::token::issue(hub, repo.id, Some(user), crate::xet::token::Scope::Write)?;
+    let rev = git_ref
+        .map(|r| r.name.strip_prefix("refs/heads/").unwrap_or(&r.name))
+        .filter(|r| !r.is_empty())
+        .unwrap_or("main");
+    let rev = percent_encoding::utf8_percent_encode(rev, percent_encoding::NON_ALPHANUMERIC);
+    let href = hub.url(&format!(
+        "/api/{}/{}/{}/xet-write-token/{rev}",
+        repo.repo_type.plural(),
+        repo.namespace,
+        repo.name
+    ));
+    let header = BTreeMap::from([
+        ("X-Xet-Cas-Url".to_string(), token.cas_url),
+        ("X-Xet-Access-Token".to_string(), token.access_token),
+        ("X-Xet-Token-Expiration".to_string(), token.exp.to_string()),
+    ]);
+    Ok(Action {
+        href,
+        header,
+        expires_at: expires(crate::xet::token::TOKEN_TTL_SECS as u64),
     })
 }

@@ -11,6 +11,17 @@ use crate::repos::Repo;
 
 pub const MAIN: &str = "refs/heads/main";
 
+/// The revision `HEAD` names the default branch, as on huggingface.co (the JS client asks for
+/// `revision/HEAD` by default). No branch or tag can be called `HEAD` (`validate_ref_name`), so
+/// the alias shadows nothing.
+pub fn unalias(rev: &str) -> &str {
+    if rev == "HEAD" {
+        "main"
+    } else {
+        rev
+    }
+}
+
 pub fn branch_ref(name: &str) -> String {
     format!("refs/heads/{name}")
 }
@@ -117,6 +128,7 @@ pub struct Resolved {
 /// The ref a revision names, if any: `(full name, target)`. Synchronous so callers can do it
 /// in the same database round trip as the repo lookup.
 pub fn lookup_rev(conn: &Conn, repo_id: i64, rev: &str) -> Result<Option<(String, String)>> {
+    let rev = unalias(rev);
     let candidates: Vec<String> = if rev.starts_with("refs/") {
         vec![rev.to_string()]
     } else {
@@ -130,7 +142,7 @@ pub fn lookup_rev(conn: &Conn, repo_id: i64, rev: &str) -> Result<Option<(String
     Ok(None)
 }
 
-/// Resolve a branch, tag, full ref or full commit id. Unknown → `RevisionNotFound`.
+/// Resolve a branch, tag, full ref, full commit id or `HEAD`. Unknown → `RevisionNotFound`.
 pub async fn resolve(hub: &Hub, repo: &Repo, rev: &str) -> Result<Resolved> {
     let (repo_id, r) = (repo.id, rev.to_string());
     let found = hub.db.call(move |c| lookup_rev(c, repo_id, &r)).await?;
@@ -196,6 +208,18 @@ mod tests {
     }
 
     const C: &str = "ce013625030ba8dba906f756967f9e9ca394464a";
+
+    #[test]
+    fn head_is_the_default_branch() {
+        let (c, id) = repo_db();
+        assert!(cas_ref(&c, id, MAIN, None, Some(C)).unwrap());
+        let main = Some((MAIN.to_string(), C.to_string()));
+        assert_eq!(lookup_rev(&c, id, "HEAD").unwrap(), main);
+        assert_eq!(lookup_rev(&c, id, "main").unwrap(), main);
+        // Only the exact name: git's refs are case-sensitive, `head` is a branch name like any.
+        assert_eq!(lookup_rev(&c, id, "head").unwrap(), None);
+        assert_eq!(lookup_rev(&c, id, "refs/heads/HEAD").unwrap(), None);
+    }
 
     #[test]
     fn creation_refuses_directory_file_conflicts() {

@@ -61,6 +61,46 @@ pub fn mint(key: &[u8], claims: &CasToken) -> Result<String> {
     Ok(format!("{body}.{sig}"))
 }
 
+/// How long a CAS token lives; clients ask for a new one through the refresh route before it
+/// ends.
+pub const TOKEN_TTL_SECS: i64 = 900;
+
+/// A CAS token handed to a client, with where to use it.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub access_token: String,
+    /// Unix seconds.
+    pub exp: i64,
+    /// The CAS the token is for: `{base_url}/api/xet`.
+    pub cas_url: String,
+}
+
+/// A fresh CAS token for `user_id` on `repo_id`. Callers check first that the user may read
+/// (or write, for [`Scope::Write`]) the repository: the token-issuing route and, for clients
+/// that negotiate Xet there, the LFS batch.
+pub fn issue(
+    hub: &crate::hub::Hub,
+    repo_id: i64,
+    user_id: Option<i64>,
+    scope: Scope,
+) -> Result<Issued> {
+    let exp = chrono::Utc::now().timestamp() + TOKEN_TTL_SECS;
+    let access_token = mint(
+        &hub.signing_key,
+        &CasToken {
+            repo_id,
+            user_id,
+            scope,
+            exp,
+        },
+    )?;
+    Ok(Issued {
+        access_token,
+        exp,
+        cas_url: hub.url("/api/xet"),
+    })
+}
+
 /// Check a token's signature and expiry (`now` in unix seconds); 401 when it fails either.
 pub fn verify(key: &[u8], token: &str, now: i64) -> Result<CasToken> {
     let bad = || Error::Unauthorized("Invalid or expired Xet token".into());

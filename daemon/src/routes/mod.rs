@@ -269,7 +269,7 @@ async fn repo_api(
     }
 }
 
-/// Web paths: `/{prefix}{ns}/{name}/resolve/...`, LFS, settings.
+/// Web paths: `/{prefix}{ns}/{name}/resolve/...` and `.../raw/...`, LFS, settings.
 async fn web(ctx: Ctx, t: RepoType, ns: &str, name: &str, rest: &[&str]) -> ApiResult<Response> {
     let (name, dot_git) = match name.strip_suffix(".git") {
         Some(n) => (n, true),
@@ -283,6 +283,9 @@ async fn web(ctx: Ctx, t: RepoType, ns: &str, name: &str, rest: &[&str]) -> ApiR
         {
             resolve::resolve(ctx, id, rev, &path.join("/")).await
         }
+        (["raw", rev, path @ ..], Method::GET | Method::HEAD) if !dot_git && !path.is_empty() => {
+            resolve::raw(ctx, id, rev, &path.join("/")).await
+        }
         (["info", "refs"], Method::GET) => git_http::info_refs(ctx, id).await,
         (["git-upload-pack"], Method::POST) => git_http::upload_pack(ctx, id).await,
         (["git-receive-pack"], Method::POST) => git_http::receive_pack(ctx, id).await,
@@ -291,7 +294,7 @@ async fn web(ctx: Ctx, t: RepoType, ns: &str, name: &str, rest: &[&str]) -> ApiR
         (["info", "lfs", "locks", "verify"], Method::POST) => lfs::locks_verify(ctx, id).await,
         (["info", "lfs", ..], _) => Err(not_found()),
         (["settings"], Method::PUT) if !dot_git => repo_admin::settings(ctx, id).await,
-        (["resolve", ..], _) => Err(method_not_allowed()),
+        (["resolve" | "raw", ..], _) => Err(method_not_allowed()),
         _ => Err(not_found()),
     }
 }

@@ -1,5 +1,6 @@
 //! `HEAD`/`GET /{prefix}{id}/resolve/{rev}/{path}`: file downloads with the metadata headers
-//! the HF client needs, and byte ranges.
+//! the HF client needs, and byte ranges; `.../raw/{rev}/{path}`: the git blob as stored (an
+//! LFS file's pointer text), as on huggingface.co.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -66,10 +67,54 @@ fn hv(s: &str) -> HeaderValue {
     header_safe(s)
 }
 
-pub async fn resolve(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<Response> {
-    let hub = ctx.hub.clone();
-    let caller = auth::caller(&hub, &ctx.headers).await?;
-    let (t, ns, name) = id.clone();
+/// What a `resolve` or `raw` URL names: the file, or an answer already decided (a moved
+/// repository's redirect, a path that is no file at the revision).
+enum Located {
+    File(Box<FileAt>),
+    Answer(Response),
+}
+
+/// A file at a resolved revision, and who asked.
+struct FileAt {
+    repo: repos::Repo,
+    caller: Option<kohaku::accounts::Caller>,
+    commit: String,
+    /// The git blob's id.
+    blob: String,
+    info: kohaku::git::store::BlobInfo,
+}
+
+/// The parts of a request [`locate`] reads (a `Ctx` holds the body, which is not `Sync`).
+struct Req<'a> {
+    hub: &'a kohaku::Hub,
+    headers: &'a HeaderMap,
+    path: &'a str,
+    raw_query: Option<&'a str>,
+}
+
+impl<'a> Req<'a> {
+    fn of(ctx: &'a Ctx) -> Req<'a> {
+        Req {
+            hub: &ctx.hub,
+            headers: &ctx.headers,
+            path: &ctx.path,
+            raw_query: ctx.raw_query.as_deref(),
+        }
+    }
+}
+
+/// Find the blob at `path` in `rev` for a caller who may read the repository (others get 404
+/// `RepoNotFound`); `view` is the URL segment (`resolve` or `raw`), for a moved repo's redirect.
+async fn locate(
+    req: Req<'_>,
+    id: RepoRef,
+    rev: &str,
+    path: &str,
+    view: &str,
+) -> ApiResult<Located> {
+    let hub = req.hub.clone();
+    let caller = auth::caller(&hub, req.headers).await?;
+    let (t, ns, name) = id;
     let c2 = caller.clone();
     let rev_s = rev.to_string();
     // One database round trip: the repo, the caller's access, and the ref.
@@ -91,34 +136,72 @@ pub async fn resolve(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<
         Lookup::Found(r) => r,
         Lookup::Moved(r) => {
             // The old id keeps working: send the client to the new one.
-            let raw_tail = ctx.path.split_once("/resolve/").map(|x| x.1).unwrap_or("");
-            let query = ctx
-                .raw_query
-                .as_deref()
-                .map(|q| format!("?{q}"))
-                .unwrap_or_default();
-            let loc = format!("{}/resolve/{raw_tail}{query}", r.web_path());
+            let marker = format!("/{view}/");
+            let raw_tail = req.path.split_once(&marker).map(|x| x.1).unwrap_or("");
+            let query = req.raw_query.map(|q| format!("?{q}")).unwrap_or_default();
+            let loc = format!("{}/{view}/{raw_tail}{query}", r.web_path());
             let mut h = HeaderMap::new();
             h.insert("location", hv(&loc));
-            return Ok((StatusCode::TEMPORARY_REDIRECT, h).into_response());
+            return Ok(Located::Answer(
+                (StatusCode::TEMPORARY_REDIRECT, h).into_response(),
+            ));
         }
         Lookup::Missing => return Err(ApiError(Error::repo_not_found())),
     };
     let resolved = refs::finish_resolve(&hub, &repo, rev, found).await?;
     let commit = hub.objects.commit(repo.id, &resolved.commit).await?;
-    let mut headers = HeaderMap::new();
-    headers.insert("x-repo-commit", hv(&resolved.commit));
     let entry = hub.objects.entry_at(repo.id, &commit.tree, path).await?;
     let Some(entry) = entry.filter(|e| e.is_blob()) else {
         let mut resp = ApiError(Error::entry_not_found(path)).into_response();
         resp.headers_mut()
             .insert("x-repo-commit", hv(&resolved.commit));
-        return Ok(resp);
+        return Ok(Located::Answer(resp));
     };
     let info = hub.objects.blob_info(repo.id, &entry.oid).await?;
+    Ok(Located::File(Box::new(FileAt {
+        repo,
+        caller,
+        commit: resolved.commit,
+        blob: entry.oid,
+        info,
+    })))
+}
+
+/// Does the client ask for the Xet file info (`Accept: application/vnd.xet-fileinfo+json`,
+/// what the JS client sends) rather than the bytes?
+fn wants_xet_fileinfo(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("accept")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            t.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case(XET_FILEINFO))
+        })
+}
+
+const XET_FILEINFO: &str = "application/vnd.xet-fileinfo+json";
+
+pub async fn resolve(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<Response> {
+    let hub = ctx.hub.clone();
+    let file = match locate(Req::of(&ctx), id, rev, path, "resolve").await? {
+        Located::File(f) => *f,
+        Located::Answer(r) => return Ok(r),
+    };
+    let FileAt {
+        repo,
+        caller,
+        commit,
+        blob,
+        info,
+    } = file;
+    let mut headers = HeaderMap::new();
+    headers.insert("x-repo-commit", hv(&commit));
     let (size, etag) = match &info.lfs {
         Some(p) => (p.size, p.oid.clone()),
-        None => (info.size, entry.oid.clone()),
+        None => (info.size, blob.clone()),
     };
     headers.insert("etag", hv(&format!("\"{etag}\"")));
     headers.insert("accept-ranges", HeaderValue::from_static("bytes"));
@@ -129,6 +212,7 @@ pub async fn resolve(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<
     // An LFS file uploaded through Xet: its bytes are rebuilt from chunks, and hf_xet clients
     // are told where to fetch those chunks themselves.
     let xet = kohaku::xet::cas::xet_hash_of_pointer(&hub, info.lfs.as_ref()).await?;
+    let mut xet_links = None;
     if let Some(x) = &xet {
         headers.insert("x-xet-hash", hv(x));
         let route = hub.url(&format!(
@@ -136,15 +220,46 @@ pub async fn resolve(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<
             repo.repo_type.plural(),
             repo.namespace,
             repo.name,
-            resolved.commit
+            commit
         ));
+        let reconstruction = hub.url(&format!("/api/xet/v1/reconstructions/{x}"));
         headers.insert("x-xet-refresh-route", hv(&route));
-        headers.insert("link", hv(&format!("<{route}>; rel=\"xet-auth\"")));
+        headers.insert(
+            "link",
+            hv(&format!(
+                "<{route}>; rel=\"xet-auth\", <{reconstruction}>; rel=\"xet-reconstruction-info\""
+            )),
+        );
+        xet_links = Some((route, reconstruction));
     }
     if info.lfs.is_some() {
         headers.insert("x-linked-etag", hv(&format!("\"{etag}\"")));
         headers.insert("x-linked-size", hv(&size.to_string()));
         headers.insert("x-lfs-size", hv(&size.to_string()));
+    }
+    if let (Some(x), Some((route, reconstruction))) = (&xet, xet_links) {
+        if wants_xet_fileinfo(&ctx.headers) {
+            // Where to read the file through Xet instead of its bytes; the client takes the
+            // metadata from the headers, the body says the same.
+            headers.insert("content-type", HeaderValue::from_static(XET_FILEINFO));
+            if ctx.method == Method::HEAD {
+                return Ok((StatusCode::OK, headers).into_response());
+            }
+            let body = serde_json::json!({
+                "hash": x,
+                "size": size,
+                "etag": etag,
+                "refreshUrl": route,
+                "reconstructionUrl": reconstruction,
+                "casUrl": hub.url("/api/xet"),
+            });
+            let session = super::social::download_session(caller.as_ref(), &ctx.headers, ctx.peer);
+            super::social::record(&hub, repo.id, &session, path).await;
+            if let Some(c) = session.set_cookie {
+                headers.insert("set-cookie", c);
+            }
+            return Ok((StatusCode::OK, headers, axum::Json(body)).into_response());
+        }
     }
     let file_name = path.rsplit('/').next().unwrap_or(path).replace('"', "");
     headers.insert(
@@ -215,7 +330,7 @@ pub async fn resolve(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<
             };
             Body::from_stream(stream)
         }
-        None => Body::from_stream(hub.objects.blob_stream(repo.id, &entry.oid, start, len)?),
+        None => Body::from_stream(hub.objects.blob_stream(repo.id, &blob, start, len)?),
     };
     let session = super::social::download_session(caller.as_ref(), &ctx.headers, ctx.peer);
     super::social::record(&hub, repo.id, &session, path).await;
@@ -223,4 +338,44 @@ pub async fn resolve(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<
         headers.insert("set-cookie", c);
     }
     Ok((status, headers, body).into_response())
+}
+
+/// `GET`/`HEAD /{prefix}{id}/raw/{rev}/{path}`: the git blob as stored — an LFS file's pointer
+/// text, a regular file's content — with `X-Repo-Commit`, the blob id as `ETag` and single byte
+/// ranges, as `resolve` answers a regular file. Not a download (no statistics).
+pub async fn raw(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<Response> {
+    let hub = ctx.hub.clone();
+    let file = match locate(Req::of(&ctx), id, rev, path, "raw").await? {
+        Located::File(f) => *f,
+        Located::Answer(r) => return Ok(r),
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert("x-repo-commit", hv(&file.commit));
+    headers.insert("etag", hv(&format!("\"{}\"", file.blob)));
+    headers.insert("accept-ranges", HeaderValue::from_static("bytes"));
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    let file_name = path.rsplit('/').next().unwrap_or(path).replace('"', "");
+    headers.insert(
+        "content-disposition",
+        hv(&format!("inline; filename=\"{file_name}\"")),
+    );
+    let size = file.info.size;
+    let (status, start, len) = match parse_range(ctx.headers.get("range"), size)? {
+        Some((s, e)) => {
+            headers.insert("content-range", hv(&format!("bytes {s}-{e}/{size}")));
+            (StatusCode::PARTIAL_CONTENT, s, e - s + 1)
+        }
+        None => (StatusCode::OK, 0, size),
+    };
+    headers.insert("content-length", hv(&len.to_string()));
+    if ctx.method == Method::HEAD {
+        return Ok((status, headers).into_response());
+    }
+    let body = hub
+        .objects
+        .blob_stream(file.repo.id, &file.blob, start, len)?;
+    Ok((status, headers, Body::from_stream(body)).into_response())
 }

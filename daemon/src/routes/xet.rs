@@ -17,18 +17,11 @@ use crate::auth;
 use crate::error::{header_safe, ApiResult};
 use crate::request::{body_reader, drain, read_body_draining};
 
-/// Lifetime of a CAS token; hf_xet asks for a new one through the refresh route before it ends.
-const TOKEN_TTL_SECS: i64 = 900;
 /// Lifetime of a signed xorb range URL (local storage).
 const XORB_URL_TTL_SECS: u64 = 3600;
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
-}
-
-/// Where the CAS lives, for tokens and refresh answers.
-pub fn cas_url(hub: &Hub) -> String {
-    hub.url("/api/xet")
 }
 
 /// `GET /api/{type}s/{id}/xet-read-token/{rev}` and `.../xet-write-token/{rev}`: a CAS token
@@ -44,24 +37,14 @@ pub async fn token(ctx: Ctx, id: RepoRef, scope: Scope) -> ApiResult<Response> {
         return Err(Error::Unauthorized("Authentication required to upload".into()).into());
     }
     let (repo, _) = load_repo(hub, caller.as_ref(), &id, need).await?;
-    let exp = now() + TOKEN_TTL_SECS;
-    let access = token::mint(
-        &hub.signing_key,
-        &CasToken {
-            repo_id: repo.id,
-            user_id: caller.map(|c| c.user.id),
-            scope,
-            exp,
-        },
-    )?;
-    let url = cas_url(hub);
+    let t = token::issue(hub, repo.id, caller.map(|c| c.user.id), scope)?;
     let mut h = HeaderMap::new();
-    h.insert("x-xet-cas-url", header_safe(&url));
-    h.insert("x-xet-access-token", header_safe(&access));
-    h.insert("x-xet-token-expiration", header_safe(&exp.to_string()));
+    h.insert("x-xet-cas-url", header_safe(&t.cas_url));
+    h.insert("x-xet-access-token", header_safe(&t.access_token));
+    h.insert("x-xet-token-expiration", header_safe(&t.exp.to_string()));
     Ok((
         h,
-        axum::Json(json!({"accessToken": access, "exp": exp, "casUrl": url})),
+        axum::Json(json!({"accessToken": t.access_token, "exp": t.exp, "casUrl": t.cas_url})),
     )
         .into_response())
 }
