@@ -27,6 +27,9 @@ fi
 
 step "node packages (pinned @huggingface/hub, for test_js_client.py)"
 NODE_DIR=$CACHE/node
+if ! command -v npm >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm) >/dev/null || true
+fi
 if command -v npm >/dev/null 2>&1; then
   LOCK_HASH=$(sha256sum tests/package-lock.json | cut -c1-16)
   if [ ! -d "$NODE_DIR/node_modules" ] || [ "$(cat "$NODE_DIR/.lock-hash" 2>/dev/null)" != "$LOCK_HASH" ]; then
