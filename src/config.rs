@@ -315,8 +315,13 @@ pub struct Overrides {
 pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
-    /// Public URL of the hub, no trailing slash; used in every URL the hub hands out.
+    /// Public URL of the hub, no trailing slash: `base_url` when set, else `http://` + the
+    /// listen address (`127.0.0.1` for an unspecified one). Answers to requests use
+    /// [`crate::Hub::base_url`], which may differ (see `base_url_from_host`).
     pub base_url: String,
+    /// `base_url` is unset: URLs handed out in answers follow the `Host` each request was
+    /// sent to, so a client reaching the hub by any name or address gets URLs it can reach.
+    pub base_url_from_host: bool,
     pub database_url: String,
     /// Connections each process keeps to the database (PostgreSQL: keep the sum over all
     /// processes under the server's `max_connections`).
@@ -453,7 +458,8 @@ impl Config {
             Error::bad_request(format!("listen: '{}' is not HOST:PORT", get("listen")))
         })?;
         let data_dir = PathBuf::from(get("data_dir"));
-        let base_url = match raw.get("base_url").and_then(|(v, _)| v.clone()) {
+        let (base_url, base_url_from_host) = match raw.get("base_url").and_then(|(v, _)| v.clone())
+        {
             Some(u) if !u.trim().is_empty() => {
                 let u = u.trim().trim_end_matches('/').to_string();
                 if !(u.starts_with("http://") || u.starts_with("https://")) {
@@ -461,9 +467,9 @@ impl Config {
                         "base_url must start with http:// or https://",
                     ));
                 }
-                u
+                (u, false)
             }
-            _ => default_base_url(&listen),
+            _ => (default_base_url(&listen), true),
         };
         let database_url = match raw.get("database_url").and_then(|(v, _)| v.clone()) {
             Some(u) if !u.trim().is_empty() => u,
@@ -563,6 +569,7 @@ impl Config {
             listen,
             data_dir,
             base_url,
+            base_url_from_host,
             database_url,
             database_pool_size: database_pool_size as usize,
             lfs_threshold_bytes,
@@ -616,7 +623,10 @@ impl Config {
                     .cloned()
                     .unwrap_or((None, Source::Default));
                 let shown = match (k.name, v) {
-                    ("base_url", None) => format!("{} (derived from listen)", self.base_url),
+                    ("base_url", None) => format!(
+                        "(unset: from each request's Host header; {} without one)",
+                        self.base_url
+                    ),
                     ("database_url", None) => {
                         format!("{} (derived from data_dir)", self.database_url)
                     }
@@ -777,6 +787,7 @@ mod tests {
         let cfg = Config::load_from(&Overrides::default(), env).unwrap();
         assert_eq!(cfg.listen.port(), 9000);
         assert_eq!(cfg.base_url, "http://127.0.0.1:9000");
+        assert!(cfg.base_url_from_host);
         assert_eq!(cfg.lfs_threshold_bytes, 5);
         let ov = Overrides {
             config_file: None,
@@ -850,6 +861,7 @@ mod tests {
         let cfg = Config::load_from(&ov, |_| None).unwrap();
         assert_eq!(cfg.lfs_suffix_rules, vec![".bin", ".gguf"]);
         assert_eq!(cfg.base_url, "https://hub.example");
+        assert!(!cfg.base_url_from_host);
         std::fs::write(&p, "nope: 1\n").unwrap();
         assert!(Config::load_from(&ov, |_| None).is_err());
     }

@@ -27,8 +27,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the hub daemon.
+    /// Run the hub daemon (creates the hub on first start).
     Serve(commands::serve::Args),
+    /// Create a hub (data directory, database, storage) without serving it. Every other
+    /// command needs an existing hub; this one does nothing when there is one already.
+    Init,
     /// Inspect the effective configuration.
     #[command(subcommand)]
     Config(commands::config::Cmd),
@@ -85,6 +88,7 @@ fn main() -> std::process::ExitCode {
             init_logging(&cfg);
             match cli.command {
                 Command::Serve(_) => commands::serve::run(cfg),
+                Command::Init => commands::init::run(cfg),
                 Command::Config(c) => commands::config::run(cfg, c),
                 Command::User(c) => commands::user::run(cfg, c),
                 Command::Token(c) => commands::token::run(cfg, c),
@@ -115,4 +119,35 @@ fn init_logging(cfg: &Config) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every subcommand and every argument says what it is for in `--help`.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                let p = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(p.clone());
+                }
+                walk(sub, &p, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "kohaku", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:?}");
+    }
 }

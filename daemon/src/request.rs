@@ -1,10 +1,40 @@
-//! Request helpers: raw path segments, repeated query keys, bounded bodies.
+//! Request helpers: the request's view of the hub, raw path segments, repeated query keys,
+//! bounded bodies.
 
 use axum::body::Body;
 use futures_util::TryStreamExt;
-use kohaku::{Error, Result};
+use kohaku::{Error, Hub, Result};
 use percent_encoding::percent_decode_str;
 use tokio_util::io::StreamReader;
+
+/// The host a request was sent to: the URI's authority (HTTP/2 `:authority`, absolute-form
+/// requests), else the `Host` header. Bytes that are not ASCII become U+FFFD, which no valid
+/// host contains.
+pub fn request_host(parts: &axum::http::request::Parts) -> Option<String> {
+    if let Some(a) = parts.uri.authority() {
+        return Some(a.as_str().to_string());
+    }
+    parts
+        .headers
+        .get(axum::http::header::HOST)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
+/// The hub as this request sees it ([`Hub::for_request`]): what it hands out carries the
+/// request's public URL. Every handler that hands out URLs takes the hub through this (or
+/// through `Ctx`, built from it), so that rule is applied in one place.
+pub struct ReqHub(pub Hub);
+
+impl axum::extract::FromRequestParts<Hub> for ReqHub {
+    type Rejection = crate::error::ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        hub: &Hub,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        Ok(ReqHub(hub.for_request(request_host(parts).as_deref())?))
+    }
+}
 
 /// Percent-decode one raw path segment (so `refs%2Fpr%2F1` stays one segment).
 pub fn decode_segment(raw: &str) -> Result<String> {

@@ -25,7 +25,13 @@ fn fixture() -> Fixture {
     let token = hub
         .db
         .call_sync(|c| {
-            let u = kohaku::accounts::create_user(c, "alice", "a@example.com", "password1", false)?;
+            let u = kohaku::accounts::create_user(
+                c,
+                "alice",
+                "a@example.com",
+                "a-good-password",
+                false,
+            )?;
             kohaku::accounts::create_token(c, u.id, "t", kohaku::accounts::TokenRole::Write)
         })
         .unwrap();

@@ -192,22 +192,38 @@ pub fn login(
     Ok(user_by_id(conn, id)?.ok_or(LoginError::BadCredentials))
 }
 
-/// Validate a new password: long enough, not trivially weak.
+/// Fewest characters a password may have (NIST SP 800-63B's floor, with the list check).
+pub const PASSWORD_MIN_CHARS: usize = 8;
+
+/// The password rule, stated in every refusal so that the user knows what to pick.
+pub const PASSWORD_RULE: &str = "a password needs at least 8 characters (at most 1024) and \
+    must not be the user name, one character repeated, or one of the 20,000 most common passwords";
+
+/// Validate a new password against [`PASSWORD_RULE`]: length, then what an attacker tries
+/// first (the user name, one repeated character, the common-password list).
 pub fn check_password_strength(password: &str, username: &str) -> Result<()> {
-    if password.chars().count() < 8 {
-        return Err(Error::bad_request("Password must be at least 8 characters"));
+    let refuse = |why: &str| {
+        Err(Error::bad_request(format!(
+            "Password {why}: {PASSWORD_RULE}"
+        )))
+    };
+    if password.chars().count() < PASSWORD_MIN_CHARS {
+        return refuse("is too short");
     }
     if password.len() > 1024 {
-        return Err(Error::bad_request("Password is too long"));
+        return refuse("is too long");
     }
     let lower = password.to_lowercase();
-    if lower == username.to_lowercase()
-        || lower
-            .chars()
-            .all(|c| c == lower.chars().next().unwrap_or(' '))
-        || ["password", "12345678", "123456789", "qwertyuiop"].contains(&lower.as_str())
-    {
-        return Err(Error::bad_request("Password is too weak"));
+    if lower == username.to_lowercase() {
+        return refuse("is too weak (it is the user name)");
+    }
+    let mut chars = lower.chars();
+    let first = chars.next();
+    if chars.all(|c| Some(c) == first) {
+        return refuse("is too weak (one character repeated)");
+    }
+    if password::is_common_password(password, PASSWORD_MIN_CHARS) {
+        return refuse("is too weak (one of the most common passwords)");
     }
     Ok(())
 }
@@ -318,14 +334,16 @@ mod tests {
     #[test]
     fn users_and_tokens() {
         let c = mem_db();
-        let u = create_user(&c, "alice", "a@example.com", "password1", false).unwrap();
+        let u = create_user(&c, "alice", "a@example.com", "a-good-password", false).unwrap();
         assert!(matches!(
-            create_user(&c, "Alice_", "b@example.com", "password1", false),
+            create_user(&c, "Alice_", "b@example.com", "a-good-password", false),
             Err(Error::Conflict { .. })
         ));
-        assert!(create_user(&c, "bob", "not-an-email", "password1", false).is_err());
-        assert!(login(&c, "alice", "password1").unwrap().is_ok());
-        assert!(login(&c, "a@example.com", "password1").unwrap().is_ok());
+        assert!(create_user(&c, "bob", "not-an-email", "a-good-password", false).is_err());
+        assert!(login(&c, "alice", "a-good-password").unwrap().is_ok());
+        assert!(login(&c, "a@example.com", "a-good-password")
+            .unwrap()
+            .is_ok());
         assert_eq!(
             login(&c, "alice", "wrong-pass").unwrap().err(),
             Some(LoginError::BadCredentials)
@@ -335,6 +353,7 @@ mod tests {
             Some(LoginError::BadCredentials)
         );
         assert!(create_user(&c, "weak", "w@example.com", "aaaaaaaa", false).is_err());
+        assert!(create_user(&c, "weak", "w@example.com", "Password123", false).is_err());
         let tok = create_token(&c, u.id, "ci", TokenRole::Read).unwrap();
         let caller = token_caller(&c, &tok).unwrap().unwrap();
         assert_eq!(caller.user.username, "alice");
@@ -348,5 +367,45 @@ mod tests {
         let id = list_tokens(&c, u.id).unwrap()[0].id;
         revoke_token(&c, u.id, id).unwrap();
         assert!(token_caller(&c, &tok).unwrap().is_none());
+    }
+
+    #[test]
+    fn password_rule() {
+        let msg = |p: &str| {
+            check_password_strength(p, "alice")
+                .map(|_| String::new())
+                .unwrap_or_else(|e| e.to_string())
+        };
+        for weak in [
+            "short",
+            "aaaaaaaaaa",
+            "password123",
+            "PassWord123",
+            " password123 ",
+            "iloveyou2",
+            "Alice",
+            "ALICE-is-ok-but-too-long".repeat(50).as_str(),
+        ] {
+            let m = msg(weak);
+            assert!(
+                m.contains(PASSWORD_RULE),
+                "{weak:?} accepted or rule missing: {m}"
+            );
+        }
+        assert!(msg("password123").contains("most common"));
+        assert!(msg("aaaaaaaaaa").contains("repeated"));
+        assert!(msg("alicealice").is_empty());
+        let same = check_password_strength("Bartholomew", "bartholomew").unwrap_err();
+        assert!(same.to_string().contains("user name"), "{same}");
+        for fine in ["correct horse battery", "a-good-password", "alice-password"] {
+            assert_eq!(msg(fine), "", "{fine}");
+        }
+        // The embedded list is whole: ~20,000 entries, of which those of 8+ characters count.
+        assert!(password::is_common_password("qwertyuiop", 8));
+        assert!(password::is_common_password("trustno1", 8));
+        assert!(
+            !password::is_common_password("123456", 8),
+            "below the length floor"
+        );
     }
 }

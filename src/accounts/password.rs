@@ -25,3 +25,29 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         })
         .unwrap_or(false)
 }
+
+/// The ~20,000 most common passwords (Royce Williams' list as Django ships it: lowercased,
+/// deduplicated, one per line, gzip; BSD-3-Clause, see `common-passwords.NOTICE`).
+const COMMON_PASSWORDS_GZ: &[u8] = include_bytes!("common-passwords.txt.gz");
+
+/// Whether `password` is one of the common passwords (case-insensitive, surrounding spaces
+/// ignored), as an attacker's first guesses would be. Only entries of at least `min_chars`
+/// characters are kept: shorter passwords are refused by length anyway.
+pub fn is_common_password(password: &str, min_chars: usize) -> bool {
+    static LIST: std::sync::OnceLock<std::collections::HashSet<String>> =
+        std::sync::OnceLock::new();
+    let list = LIST.get_or_init(|| {
+        let mut text = String::new();
+        if let Err(e) = std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(COMMON_PASSWORDS_GZ),
+            &mut text,
+        ) {
+            tracing::error!("the embedded common-password list is unreadable: {e}");
+        }
+        text.lines()
+            .filter(|l| l.chars().count() >= min_chars)
+            .map(str::to_string)
+            .collect()
+    });
+    list.contains(&password.trim().to_lowercase())
+}

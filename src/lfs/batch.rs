@@ -322,7 +322,9 @@ pub async fn batch(
                         let s = signer.sign("download", &[&oid, &repo_id.to_string()], ttl)?;
                         format!(
                             "{}/api/lfs/objects/{oid}?repo={repo_id}&exp={}&sig={}",
-                            cfg.base_url, s.exp, s.sig
+                            hub.base_url(),
+                            s.exp,
+                            s.sig
                         )
                     }
                 };
@@ -399,14 +401,18 @@ pub async fn batch(
                             (Some(b), Some(k), Some(id)) => b.presign_part(k, id, n, ttl).await?,
                             _ => format!(
                                 "{}/api/lfs/multipart/{upload_id}/{n}?exp={}&sig={}",
-                                cfg.base_url, s.exp, s.sig
+                                hub.base_url(),
+                                s.exp,
+                                s.sig
                             ),
                         };
                         header.insert(n.to_string(), url);
                     }
                     let href = format!(
                         "{}/api/lfs/multipart/{upload_id}?exp={}&sig={}",
-                        cfg.base_url, s.exp, s.sig
+                        hub.base_url(),
+                        s.exp,
+                        s.sig
                     );
                     actions.insert(
                         "upload".into(),
@@ -447,7 +453,9 @@ pub async fn batch(
                     let s = signer.sign("upload", &[&oid, &size_s, &user_s], ttl)?;
                     let href = format!(
                         "{}/api/lfs/upload/{oid}?size={size}&user={user_id}&exp={}&sig={}",
-                        cfg.base_url, s.exp, s.sig
+                        hub.base_url(),
+                        s.exp,
+                        s.sig
                     );
                     actions.insert(
                         "upload".into(),
@@ -465,7 +473,7 @@ pub async fn batch(
                 )?;
                 let href = format!(
                     "{}/api/lfs/verify/{oid}?size={size}&upload={upload_ref}&user={user_id}&exp={}&sig={}",
-                    cfg.base_url, v.exp, v.sig
+                    hub.base_url(), v.exp, v.sig
                 );
                 actions.insert(
                     "verify".into(),

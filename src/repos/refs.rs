@@ -194,7 +194,8 @@ mod tests {
         let mut c = Conn::open_in_memory().unwrap();
         crate::db::migrate(&mut c).unwrap();
         let u =
-            crate::accounts::create_user(&c, "alice", "a@example.com", "password1", false).unwrap();
+            crate::accounts::create_user(&c, "alice", "a@example.com", "a-good-password", false)
+                .unwrap();
         c.execute(
             "INSERT INTO repos (repo_type, namespace, name, normalized_name, owner_id, private, created_at, updated_at) \
              VALUES ('model', 'alice', 'm', 'm', ?1, 0, '', '')",

@@ -106,6 +106,17 @@ def sql_literal(v):
     return "'" + str(v).replace("'", "''") + "'"
 
 
+def _subcommand(args):
+    """The subcommand of a `kohaku` command line (global options and their values skipped)."""
+    it = iter(args)
+    for a in it:
+        if a in ("--config", "--data-dir", "--database-url"):
+            next(it, None)
+        elif not a.startswith("-"):
+            return a
+    return None
+
+
 class Hub:
     def __init__(self, data_dir, port=PORT, extra_env=None, share=None):
         """A hub process; with `share`, a second process on the same database and bucket."""
@@ -144,8 +155,15 @@ class Hub:
         self.env.update(extra_env or {})
         self.proc = None
         self.tokens = {}
+        # Only `kohaku serve` and `kohaku init` create a hub; a shared one exists already.
+        self.initialised = share is not None
 
     def cli(self, *args, input=None, check=True):
+        """Run `kohaku ARGS` on this hub's data. Like an operator, the first administration
+        command on a fresh hub is preceded by `kohaku init`."""
+        if not self.initialised and _subcommand(args) not in ("init", "serve", "config"):
+            self.initialised = True
+            self.cli("init")
         r = subprocess.run([KOHAKU, *args], env=self.env, capture_output=True, text=True, input=input, timeout=60)
         if check and r.returncode != 0:
             raise AssertionError(f"kohaku {' '.join(args)} failed: {r.stderr}")
@@ -170,6 +188,7 @@ class Hub:
             db.close()
 
     def start(self):
+        self.initialised = True
         self.log = open(os.path.join(self.data_dir, "serve.log"), "w")
         self.proc = subprocess.Popen([KOHAKU, "serve"], env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         import httpx2

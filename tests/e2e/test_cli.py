@@ -61,6 +61,8 @@ def test_zero_config_serve_creates_data_dir_and_stops_on_sigterm(tmp_path):
 
 def test_admin_commands_share_data_with_serve(tmp_path):
     env = clean_env(KOHAKU_HUB_DATA_DIR=str(tmp_path / "d"))
+    r = subprocess.run([KOHAKU, "init"], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
     r = subprocess.run([KOHAKU, "user", "create", "carol", "--email", "c@example.com", "--password", "carol-pass-1"], env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     r = subprocess.run([KOHAKU, "token", "create", "--user", "carol", "--name", "laptop"], env=env, capture_output=True, text=True)

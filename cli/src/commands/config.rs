@@ -7,6 +7,7 @@ use kohaku::config::Config;
 pub enum Cmd {
     /// Print the effective configuration (secrets redacted) and where each value came from.
     Show {
+        /// Print as JSON: {"KEY": {"value": ..., "source": ...}}.
         #[arg(long)]
         json: bool,
     },

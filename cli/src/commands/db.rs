@@ -13,7 +13,10 @@ pub enum Cmd {
         json: bool,
     },
     /// Write a consistent copy of the SQLite database while the hub keeps serving.
-    Backup { path: std::path::PathBuf },
+    Backup {
+        /// File to write the copy to (must not exist yet).
+        path: std::path::PathBuf,
+    },
     /// Copy every row from one database to another (e.g. SQLite to PostgreSQL), in one
     /// transaction on the target, and check the row counts afterwards. The target must be empty.
     Copy {
@@ -29,11 +32,20 @@ pub enum Cmd {
     },
 }
 
+/// The configured hub's database, which must exist (only `serve` and `init` create one).
+/// An SQLite hub lives in its data directory: a wrong `--data-dir` is named as such.
+fn open_existing(cfg: &Config, target: &DatabaseTarget, migrate: bool) -> anyhow::Result<Db> {
+    if matches!(target, DatabaseTarget::Sqlite(_)) {
+        kohaku::hub::check_data_dir(cfg)?;
+    }
+    Ok(kohaku::hub::open_existing_db(target, 1, migrate)?)
+}
+
 pub fn run(cfg: Config, cmd: Cmd) -> anyhow::Result<()> {
     match cmd {
         Cmd::Migrate { json } => {
             let target = cfg.database_target()?;
-            let db = Db::open_with(&target, 1, false)?;
+            let db = open_existing(&cfg, &target, false)?;
             let applied = db.call_sync(kohaku::db::migrate)?;
             let versions = db.call_sync(|c| kohaku::db::applied_versions(c))?;
             let version = versions.last().copied().unwrap_or(0);
@@ -56,7 +68,7 @@ pub fn run(cfg: Config, cmd: Cmd) -> anyhow::Result<()> {
             if path.exists() {
                 anyhow::bail!("{} exists; refusing to overwrite it", path.display());
             }
-            let db = Db::open(&cfg.database_target()?, 1)?;
+            let db = open_existing(&cfg, &cfg.database_target()?, true)?;
             let target = path.to_string_lossy().to_string();
             db.call_sync(|c| kohaku::db::backup_to(c, &target))?;
             println!("backup written to {}", path.display());
@@ -71,7 +83,7 @@ pub fn run(cfg: Config, cmd: Cmd) -> anyhow::Result<()> {
             if source == target {
                 bail!("source and target are the same database");
             }
-            let from_db = Db::open(&source, 1)?;
+            let from_db = kohaku::hub::open_existing_db(&source, 1, true)?;
             let to_db = Db::open(&target, 1)?;
             let bar = indicatif::ProgressBar::new_spinner();
             if json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {

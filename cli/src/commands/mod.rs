@@ -4,6 +4,7 @@ pub mod config;
 pub mod db;
 pub mod fsck;
 pub mod gc;
+pub mod init;
 pub mod org;
 pub mod quota;
 pub mod repo;
@@ -16,7 +17,8 @@ pub mod user;
 use kohaku::config::Config;
 use kohaku::Hub;
 
-/// Open the hub the configuration names (same data as `serve`).
+/// Open the hub the configuration names (same data as `serve`). It must exist: only `serve`
+/// and `init` create one, so a wrong `--data-dir` is an error, not a new empty hub.
 pub fn open_hub(cfg: Config) -> anyhow::Result<Hub> {
-    Ok(Hub::open(cfg)?)
+    Ok(Hub::open_existing(cfg)?)
 }

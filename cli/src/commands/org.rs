@@ -10,27 +10,39 @@ use kohaku::orgs::{self, Role};
 pub enum Cmd {
     /// List organizations.
     List {
+        /// Print the list as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Create an organization owned (as super-admin) by an existing user.
     Create {
+        /// Organization name: a namespace for repositories (NAME/repo), shared with users.
         name: String,
+        /// Existing user who becomes the organization's super-admin.
         #[arg(long)]
         owner: String,
+        /// Short description of the organization.
         #[arg(long)]
         description: Option<String>,
     },
     /// Add a member, or change a member's role.
     AddMember {
+        /// Organization.
         org: String,
+        /// Existing user to add (or whose role changes).
         user: String,
-        /// visitor, member, admin or super-admin
+        /// Role: visitor (reads private repos), member (writes), admin (manages members and
+        /// repos) or super-admin (also manages admins).
         #[arg(long, default_value = "member")]
         role: String,
     },
     /// Remove a member.
-    RemoveMember { org: String, user: String },
+    RemoveMember {
+        /// Organization.
+        org: String,
+        /// Member to remove.
+        user: String,
+    },
 }
 
 pub fn run(cfg: Config, cmd: Cmd) -> anyhow::Result<()> {

@@ -10,25 +10,39 @@ use kohaku::repos;
 pub enum Cmd {
     /// Show a namespace's quotas and usage.
     Show {
+        /// User or organization.
         namespace: String,
+        /// Print as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Set a namespace's quotas: sizes like 10GB, 500MiB, or `unlimited`.
     Set {
+        /// User or organization.
         namespace: String,
-        #[arg(long)]
+        /// Quota for the namespace's private repositories together (e.g. 10GB, 500MiB,
+        /// unlimited).
+        #[arg(long, value_name = "SIZE")]
         private: Option<String>,
-        #[arg(long)]
+        /// Quota for the namespace's public repositories together (e.g. 100GB, unlimited).
+        #[arg(long, value_name = "SIZE")]
         public: Option<String>,
     },
     /// Set one repository's quota (TYPE/NS/NAME SIZE).
-    SetRepo { repo: String, size: String },
+    SetRepo {
+        /// Repository as TYPE/NS/NAME (e.g. model/alice/bert; TYPE defaults to model).
+        repo: String,
+        /// Quota, e.g. 10GB, 500MiB, or unlimited.
+        size: String,
+    },
     /// Recompute usage from the data (one namespace, or --all).
     Recalculate {
+        /// User or organization whose repositories to recompute.
         namespace: Option<String>,
+        /// Recompute every repository of the hub.
         #[arg(long)]
         all: bool,
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },

@@ -12,28 +12,39 @@ use kohaku::repos::{self, refs, ListQuery, SortKey};
 pub enum Cmd {
     /// List repositories with their size, file count, downloads and likes.
     List {
+        /// Only the repositories of this user or organization.
         #[arg(long)]
         namespace: Option<String>,
-        /// model, dataset or space
+        /// Only this type: model, dataset or space.
         #[arg(long = "type")]
         repo_type: Option<String>,
+        /// Print the list as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Show one repository (TYPE/NS/NAME, e.g. model/alice/bert).
     Info {
+        /// Repository as TYPE/NS/NAME (TYPE defaults to model).
         repo: String,
+        /// Print as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Delete a repository (asks unless --yes).
     Delete {
+        /// Repository as TYPE/NS/NAME (TYPE defaults to model).
         repo: String,
+        /// Do not ask for confirmation (scripts).
         #[arg(long)]
         yes: bool,
     },
     /// Move or rename a repository (the old id keeps redirecting).
-    Move { repo: String, to: String },
+    Move {
+        /// Repository as TYPE/NS/NAME (TYPE defaults to model).
+        repo: String,
+        /// New id, NS/NAME (the type stays).
+        to: String,
+    },
 }
 
 /// `TYPE/NS/NAME` (type optional, default model).

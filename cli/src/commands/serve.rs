@@ -1,11 +1,13 @@
-//! `kohaku serve`
+//! `kohaku serve` (and `kohaku init`): the two commands that create a hub when there is none.
 
 use anyhow::Context;
 use kohaku::config::Config;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Address to listen on (also KOHAKU_HUB_LISTEN); default 127.0.0.1:28080.
+    /// Address to listen on, HOST:PORT (also KOHAKU_HUB_LISTEN); default 127.0.0.1:28080.
+    /// 0.0.0.0:PORT serves every interface; with base_url unset, the URLs the hub hands out
+    /// then follow the address or name each client used.
     #[arg(long)]
     pub listen: Option<String>,
 }
@@ -26,10 +28,24 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
+        let public = if hub.config.base_url_from_host {
+            format!(
+                "base_url is unset: URLs handed out follow each request's Host header, \
+                 {} without one",
+                hub.config.base_url
+            )
+        } else {
+            format!("public URL {}", hub.config.base_url)
+        };
+        if hub.config.base_url_from_host && hub.config.smtp.is_some() {
+            tracing::warn!(
+                "base_url is unset: links in mails use {}; set base_url to the URL people reach",
+                hub.config.base_url
+            );
+        }
         tracing::info!(
-            "kohaku {} listening on http://{addr} (public URL {}), objects in {}, data in {}",
+            "kohaku {} listening on http://{addr} ({public}), objects in {}, data in {}",
             env!("CARGO_PKG_VERSION"),
-            hub.config.base_url,
             match hub.storage.direct() {
                 Some(b) => b.location(),
                 None => "the data directory".into(),

@@ -13,6 +13,7 @@ pub enum Cmd {
         /// Keep raw sessions of this many days.
         #[arg(long, default_value_t = 30)]
         keep_days: i64,
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },

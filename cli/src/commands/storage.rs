@@ -49,6 +49,8 @@ pub fn run(cfg: Config, cmd: Cmd) -> anyhow::Result<()> {
 
 fn check(cfg: Config, json: bool) -> anyhow::Result<()> {
     let Some(s3) = cfg.s3.clone() else {
+        // The storage of a hub that is not there is not created here (`kohaku init` does).
+        kohaku::hub::check_data_dir(&cfg)?;
         let dir = cfg.storage_dir();
         std::fs::create_dir_all(dir.join("tmp"))
             .with_context(|| format!("cannot create {}", dir.display()))?;

@@ -7,27 +7,37 @@ use kohaku::config::Config;
 
 #[derive(clap::Subcommand)]
 pub enum Cmd {
-    /// Create a token; prints only the token on stdout.
+    /// Create a token; prints only the token on stdout (HF_TOKEN for the client, the
+    /// password for git).
     Create {
+        /// User the token acts as.
         #[arg(long)]
         user: String,
+        /// A label for the token, shown by `token list`.
         #[arg(long, default_value = "cli")]
         name: String,
+        /// Read-only: may download and list but not upload, create or delete. Without it the
+        /// token may do everything the user may.
         #[arg(long)]
         read_only: bool,
     },
     /// List a user's tokens (never their secrets).
     List {
+        /// User whose tokens to list.
         #[arg(long)]
         user: String,
+        /// Print the list as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Revoke a token by id.
     Revoke {
+        /// User the token belongs to.
         #[arg(long)]
         user: String,
+        /// Token id, as `token list` shows it.
         id: i64,
+        /// Do not ask for confirmation (scripts).
         #[arg(long)]
         yes: bool,
     },

@@ -82,7 +82,8 @@ pub async fn register(ctx: Ctx) -> ApiResult<Response> {
         })
         .await?;
     if let (Some(token), Some(email)) = (token, &user.email) {
-        let link = hub.url(&format!("/api/auth/verify-email?token={token}"));
+        // Mail links never follow a request's Host (which a client chooses).
+        let link = hub.configured_url(&format!("/api/auth/verify-email?token={token}"));
         let body = format!(
             "Hello {},\n\nconfirm your email address for the hub at {} by opening this link:\n\n{link}\n\nThe link is valid for 48 hours.\n",
             user.username, hub.config.base_url
@@ -309,7 +310,7 @@ pub async fn create_invitation(ctx: Ctx, org: Option<&str>) -> ApiResult<Respons
         .call(move |c| invitations::create(c, &caller, &new))
         .await?;
     if let Some(email) = &inv.email {
-        let link = ctx.hub.url(&format!("/api/invitations/{token}"));
+        let link = ctx.hub.configured_url(&format!("/api/invitations/{token}"));
         let what = inv
             .org
             .as_ref()

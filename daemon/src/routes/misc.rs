@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::auth;
 use crate::error::ApiResult;
-use crate::request::read_json;
+use crate::request::{read_json, ReqHub};
 
 pub async fn health(State(hub): State<Hub>) -> ApiResult<Response> {
     hub.db
@@ -28,18 +28,18 @@ pub async fn version() -> Response {
     .into_response()
 }
 
-pub async fn root(State(hub): State<Hub>) -> Response {
+pub async fn root(ReqHub(hub): ReqHub) -> Response {
     axum::Json(json!({
         "name": "kohaku",
         "version": env!("CARGO_PKG_VERSION"),
         "description": "Self-hosted model and dataset hub compatible with huggingface_hub",
-        "endpoint": hub.config.base_url,
-        "usage": format!("export HF_ENDPOINT={}", hub.config.base_url),
+        "endpoint": hub.base_url(),
+        "usage": format!("export HF_ENDPOINT={}", hub.base_url()),
     }))
     .into_response()
 }
 
-pub async fn whoami(State(hub): State<Hub>, headers: HeaderMap) -> ApiResult<Response> {
+pub async fn whoami(ReqHub(hub): ReqHub, headers: HeaderMap) -> ApiResult<Response> {
     let caller = auth::required(&hub, &headers).await?;
     let u = &caller.user;
     let mut auth_info = json!({"type": "access_token"});

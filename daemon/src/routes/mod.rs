@@ -21,7 +21,7 @@ mod social;
 mod xet;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -30,7 +30,7 @@ use kohaku::names::RepoType;
 use kohaku::{Error, Hub};
 
 use crate::error::{ApiError, ApiResult};
-use crate::request::{segments, Query};
+use crate::request::{segments, Query, ReqHub};
 
 /// What every handler gets.
 pub struct Ctx {
@@ -65,7 +65,7 @@ pub fn router(hub: Hub) -> Router {
         .with_state(hub)
 }
 
-async fn dispatch(State(hub): State<Hub>, req: Request) -> Response {
+async fn dispatch(ReqHub(hub): ReqHub, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let ctx = Ctx {
         hub,
@@ -319,7 +319,7 @@ pub fn set_next_link(
 ) {
     let next = format!(
         "{}{}?{}",
-        hub.config.base_url,
+        hub.base_url(),
         ctx_path,
         query.with(key, &value.to_string())
     );

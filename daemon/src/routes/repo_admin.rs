@@ -1,13 +1,12 @@
 //! Repo creation, deletion, move and settings.
 
 use axum::body::Body;
-use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use kohaku::names::RepoType;
 use kohaku::perms::Access;
 use kohaku::repos::{self, CreateRepo, SettingsUpdate};
-use kohaku::{Error, Hub};
+use kohaku::Error;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -15,7 +14,7 @@ use super::shapes::load_repo;
 use super::{Ctx, RepoRef};
 use crate::auth;
 use crate::error::ApiResult;
-use crate::request::read_json;
+use crate::request::{read_json, ReqHub};
 
 const SMALL_JSON: usize = 1 << 20;
 
@@ -41,7 +40,7 @@ fn parse_visibility(
     }
 }
 
-pub async fn create(State(hub): State<Hub>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
+pub async fn create(ReqHub(hub): ReqHub, headers: HeaderMap, body: Body) -> ApiResult<Response> {
     let caller = auth::required(&hub, &headers).await?;
     let b: CreateBody = read_json(body, SMALL_JSON).await?;
     let repo_type = RepoType::parse(b.repo_type.as_deref().unwrap_or("model"))?;
@@ -75,7 +74,7 @@ struct DeleteBody {
     repo_type: Option<String>,
 }
 
-pub async fn delete(State(hub): State<Hub>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
+pub async fn delete(ReqHub(hub): ReqHub, headers: HeaderMap, body: Body) -> ApiResult<Response> {
     let caller = auth::required(&hub, &headers).await?;
     let b: DeleteBody = read_json(body, SMALL_JSON).await?;
     let t = RepoType::parse(b.repo_type.as_deref().unwrap_or("model"))?;
@@ -97,11 +96,7 @@ struct MoveBody {
     repo_type: Option<String>,
 }
 
-pub async fn move_repo(
-    State(hub): State<Hub>,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult<Response> {
+pub async fn move_repo(ReqHub(hub): ReqHub, headers: HeaderMap, body: Body) -> ApiResult<Response> {
     let caller = auth::required(&hub, &headers).await?;
     let b: MoveBody = read_json(body, SMALL_JSON).await?;
     let t = RepoType::parse(b.repo_type.as_deref().unwrap_or("model"))?;
