@@ -86,8 +86,25 @@ async fn dispatch(State(hub): State<Hub>, req: Request) -> Response {
     }
 }
 
+/// A path no route answers (no HF error code: it is neither a missing file nor a repo).
 fn not_found() -> ApiError {
-    ApiError(Error::EntryNotFound("Not found".into()))
+    ApiError(Error::no_route())
+}
+
+/// A repo-scoped path that matched no route: `RepoNotFound` unless `ns/name` is a repo the
+/// caller can read (then the route is what does not exist). So `/api/models/no-such-repo/...`
+/// (an id without namespace) and unknown repos answer what `repo_exists()` expects, and a
+/// private repo's existence shows through no path.
+async fn unmatched(ctx: Ctx, t: RepoType, ns: &str, name: &str) -> ApiError {
+    let caller = match crate::auth::caller(&ctx.hub, &ctx.headers).await {
+        Ok(c) => c,
+        Err(e) => return ApiError(e),
+    };
+    let id = (t, ns.to_string(), name.to_string());
+    match shapes::load_repo(&ctx.hub, caller.as_ref(), &id, kohaku::perms::Access::Read).await {
+        Ok(_) => not_found(),
+        Err(e) => ApiError(e),
+    }
 }
 
 fn method_not_allowed() -> ApiError {
@@ -189,6 +206,10 @@ async fn route(ctx: Ctx) -> ApiResult<Response> {
             Some(t) if ctx.method == Method::GET => repo_info::list(ctx, t).await,
             _ => Err(not_found()),
         },
+        // An id without namespace (`/api/models/gpt2`): no such repository on this hub.
+        ["api", plural, _] if RepoType::from_plural(plural).is_some() => {
+            Err(ApiError(Error::repo_not_found()))
+        }
         ["api", plural, ns, name, rest @ ..] => match RepoType::from_plural(plural) {
             Some(t) => repo_api(ctx, t, ns, name, rest).await,
             None => Err(not_found()),
@@ -265,7 +286,7 @@ async fn repo_api(
         (["tree"] | ["paths-info"] | ["preupload"] | ["commit"] | ["commits"], _) => Err(ApiError(
             Error::bad_request("A revision is required in this path"),
         )),
-        _ => Err(not_found()),
+        _ => Err(unmatched(ctx, t, ns, name).await),
     }
 }
 
@@ -292,7 +313,7 @@ async fn web(ctx: Ctx, t: RepoType, ns: &str, name: &str, rest: &[&str]) -> ApiR
         (["info", "lfs", ..], _) => Err(not_found()),
         (["settings"], Method::PUT) if !dot_git => repo_admin::settings(ctx, id).await,
         (["resolve", ..], _) => Err(method_not_allowed()),
-        _ => Err(not_found()),
+        _ => Err(unmatched(ctx, t, ns, name).await),
     }
 }
 

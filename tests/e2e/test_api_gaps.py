@@ -1,0 +1,86 @@
+"""HF API gaps found with the Python client (issue 14, part 2), each driven through the real
+huggingface_hub 2.4.0 (and `hf`) where the client has a call for it, raw HTTP otherwise."""
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+
+from conftest import auth
+
+HF = os.path.join(os.path.dirname(sys.executable), "hf")
+
+
+def hf_cli(hub, *args, who="alice"):
+    env = dict(os.environ, HF_TOKEN=hub.tokens[who])
+    env.pop("HF_HUB_DISABLE_IMPLICIT_TOKEN", None)
+    return subprocess.run([HF, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def new_id(prefix="g"):
+    return f"alice/{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+# --- 1. an id without namespace is a missing repository ------------------------------------
+
+
+def test_id_without_namespace_is_repo_not_found(api, anon_api, http, hub):
+    assert api.repo_exists("no-such-repo") is False
+    assert anon_api.repo_exists("no-such-repo", repo_type="dataset") is False
+    assert api.revision_exists("no-such-repo", "main") is False
+    for method, path in [
+        ("GET", "/api/models/no-such-repo"),
+        ("GET", "/api/models/no-such-repo/revision/main"),
+        ("GET", "/api/datasets/no-such-repo/revision/main"),
+        ("DELETE", "/api/models/no-such-repo/like"),
+        ("GET", "/no-such-repo/resolve/main/config.json"),
+    ]:
+        r = http.request(method, path, headers=auth(hub))
+        assert r.status_code == 404, (path, r.status_code)
+        assert r.headers["x-error-code"] == "RepoNotFound", (path, r.headers)
+    with pytest.raises(RepositoryNotFoundError):
+        api.unlike("no-such-repo")
+
+
+def test_unknown_repo_with_namespace_is_repo_not_found(api, http, hub):
+    rid = new_id()
+    assert api.repo_exists(rid) is False
+    r = http.get(f"/api/models/{rid}/no-such-route", headers=auth(hub))
+    assert r.status_code == 404 and r.headers["x-error-code"] == "RepoNotFound"
+
+
+# --- 14. unknown routes: a plain 404 -------------------------------------------------------
+
+
+def test_unknown_routes_are_plain_404(api, repo_id, http, hub, bob_api):
+    for path in [
+        "/api/no-such-endpoint",
+        "/api/models/x/y/z/no-such-route",
+        f"/api/models/{repo_id}/no-such-route",
+        f"/{repo_id}/no-such-route",
+        "/api/auth/no-such-route",
+        "/api/xet/v9/nothing",
+        "/nothing",
+    ]:
+        r = http.get(path, headers=auth(hub))
+        if path == "/api/models/x/y/z/no-such-route":
+            # `x/y` is no repository: that is what the client is told.
+            assert r.headers["x-error-code"] == "RepoNotFound"
+            continue
+        assert r.status_code == 404, path
+        assert "x-error-code" not in r.headers, (path, r.headers)
+        assert r.headers["x-error-message"], path
+        assert r.json()["error"]
+    # A private repo's unknown route says nothing about the repo to someone who cannot read it.
+    priv = new_id("p")
+    api.create_repo(priv, private=True)
+    r = http.get(f"/api/models/{priv}/no-such-route", headers=auth(hub, "bob"))
+    assert r.status_code == 404 and r.headers["x-error-code"] == "RepoNotFound"
+    r = http.get(f"/api/models/{priv}/no-such-route", headers=auth(hub))
+    assert r.status_code == 404 and "x-error-code" not in r.headers
+    # The CLI no longer calls a missing route a missing file.
+    out = hf_cli(hub, "papers", "ls")
+    assert out.returncode != 0
+    assert "File not found" not in out.stdout + out.stderr, out.stdout + out.stderr
