@@ -84,3 +84,36 @@ def test_unknown_routes_are_plain_404(api, repo_id, http, hub, bob_api):
     out = hf_cli(hub, "papers", "ls")
     assert out.returncode != 0
     assert "File not found" not in out.stdout + out.stderr, out.stdout + out.stderr
+
+
+# --- 2. auth-check -------------------------------------------------------------------------
+
+
+def test_auth_check(api, bob_api, anon_api, hub):
+    from huggingface_hub import HfApi
+
+    pub, priv = new_id("ac"), new_id("acp")
+    api.create_repo(pub)
+    api.create_repo(priv, repo_type="dataset", private=True)
+    api.auth_check(pub)
+    api.auth_check(pub, write=True)
+    api.auth_check(priv, repo_type="dataset")
+    api.auth_check(priv, repo_type="dataset", write=True)
+    anon_api.auth_check(pub)
+    bob_api.auth_check(pub)
+    with pytest.raises(HfHubHTTPError) as e:
+        bob_api.auth_check(pub, write=True)
+    assert e.value.response.status_code == 403
+    ro = HfApi(endpoint=hub.endpoint, token=hub.tokens["alice_ro"])
+    ro.auth_check(priv, repo_type="dataset")
+    with pytest.raises(HfHubHTTPError) as e:
+        ro.auth_check(priv, repo_type="dataset", write=True)
+    assert e.value.response.status_code == 403
+    # Who cannot read a private repo cannot tell it from a missing one.
+    for client in (bob_api, anon_api):
+        with pytest.raises(RepositoryNotFoundError):
+            client.auth_check(priv, repo_type="dataset")
+        with pytest.raises(RepositoryNotFoundError):
+            client.auth_check(priv, repo_type="dataset", write=True)
+    with pytest.raises(RepositoryNotFoundError):
+        api.auth_check(new_id("missing"))

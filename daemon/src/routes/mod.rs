@@ -27,6 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use kohaku::names::RepoType;
+use kohaku::perms::Access;
 use kohaku::{Error, Hub};
 
 use crate::error::{ApiError, ApiResult};
@@ -101,7 +102,7 @@ async fn unmatched(ctx: Ctx, t: RepoType, ns: &str, name: &str) -> ApiError {
         Err(e) => return ApiError(e),
     };
     let id = (t, ns.to_string(), name.to_string());
-    match shapes::load_repo(&ctx.hub, caller.as_ref(), &id, kohaku::perms::Access::Read).await {
+    match shapes::load_repo(&ctx.hub, caller.as_ref(), &id, Access::Read).await {
         Ok(_) => not_found(),
         Err(e) => ApiError(e),
     }
@@ -276,6 +277,10 @@ async fn repo_api(
         }
         (["xet-write-token", _rev @ ..], Method::GET) => {
             xet::token(ctx, id, kohaku::xet::token::Scope::Write).await
+        }
+        (["auth-check"], Method::GET) => repo_info::auth_check(ctx, id, Access::Read).await,
+        (["auth-check", "write"], Method::GET) => {
+            repo_info::auth_check(ctx, id, Access::Write).await
         }
         (["settings"], Method::PUT) => repo_admin::settings(ctx, id).await,
         (["lfs", "settings"], Method::GET) => repo_admin::lfs_settings(ctx, id).await,

@@ -14,6 +14,19 @@ use super::{Ctx, RepoRef};
 use crate::auth;
 use crate::error::ApiResult;
 
+/// `GET /api/{type}s/{id}/auth-check[/write]`: 200 when the caller may read (write) the repo;
+/// otherwise the same refusal every other path gives (404 when it cannot even read it).
+pub async fn auth_check(ctx: Ctx, id: RepoRef, need: Access) -> ApiResult<Response> {
+    let caller = auth::caller(&ctx.hub, &ctx.headers).await?;
+    let (repo, access) = load_repo(&ctx.hub, caller.as_ref(), &id, need).await?;
+    Ok(axum::Json(json!({
+        "id": repo.full_id(),
+        "type": repo.repo_type.as_str(),
+        "canWrite": access >= Access::Write,
+    }))
+    .into_response())
+}
+
 /// Full info of a repo at a revision.
 pub async fn info(ctx: Ctx, id: RepoRef, rev: Option<String>) -> ApiResult<Response> {
     let hub = &ctx.hub;
