@@ -117,3 +117,41 @@ def test_auth_check(api, bob_api, anon_api, hub):
             client.auth_check(priv, repo_type="dataset", write=True)
     with pytest.raises(RepositoryNotFoundError):
         api.auth_check(new_id("missing"))
+
+
+# --- 3. validate-yaml ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "yaml, word",
+    [
+        ("license: asdf", "asdf"),
+        ("model-index: foo", "model-index"),
+        ("model-index:\n- name: m\n  results:\n  - task: {}\n    dataset: {type: glue}\n    metrics: []", "task.type"),
+        ("language: {en: 1}", "language"),
+        ("tags: 3", "tags"),
+    ],
+)
+def test_bad_card_metadata_is_refused_before_upload(api, repo_id, yaml, word):
+    readme = f"---\n{yaml}\n---\n# Model\n".encode()
+    before = api.model_info(repo_id).sha
+    with pytest.raises(ValueError) as e:
+        api.upload_file(path_or_fileobj=readme, path_in_repo="README.md", repo_id=repo_id)
+    assert "Invalid metadata in README.md" in str(e.value) and word in str(e.value), str(e.value)
+    assert api.model_info(repo_id).sha == before
+
+
+def test_good_card_and_missing_metadata(api, repo_id, http):
+    card = (
+        "---\nlicense: apache-2.0\nlanguage: [en]\ntags: [a, b]\nmodel-index:\n- name: m\n  results:\n"
+        "  - task: {type: text-classification}\n    dataset: {type: glue, name: GLUE}\n"
+        "    metrics:\n    - {type: accuracy, value: 0.91}\n---\n# Model\n"
+    )
+    api.upload_file(path_or_fileobj=card.encode(), path_in_repo="README.md", repo_id=repo_id)
+    assert api.model_info(repo_id).card_data["license"] == "apache-2.0"
+    with pytest.warns(UserWarning, match="Empty or missing yaml metadata"):
+        api.upload_file(path_or_fileobj=b"# Just a title\n", path_in_repo="README.md", repo_id=repo_id)
+    r = http.post("/api/validate-yaml", json={"content": "---\nlicense: mit\n---\n", "repoType": "dataset"})
+    assert r.status_code == 200 and r.json() == {"errors": [], "warnings": []}
+    r = http.post("/api/validate-yaml", json={"content": "---\nlicense: mit\n---\n", "repoType": "kernelz"})
+    assert r.status_code == 400 and r.headers["x-error-code"] == "BadRequest"
