@@ -8,6 +8,7 @@ mod commit;
 mod files;
 mod git_http;
 mod lfs;
+mod lfs_files;
 mod misc;
 mod orgs;
 mod profiles;
@@ -278,6 +279,10 @@ async fn repo_api(
         (["xet-write-token", _rev @ ..], Method::GET) => {
             xet::token(ctx, id, kohaku::xet::token::Scope::Write).await
         }
+        (["lfs-files"], Method::GET) => lfs_files::list(ctx, id).await,
+        (["lfs-files", "batch"], Method::POST) => lfs_files::delete_batch(ctx, id).await,
+        (["lfs-files", "duplicate"], Method::POST) => lfs_files::duplicate(ctx, id).await,
+        (["lfs-files", sha], Method::DELETE) => lfs_files::delete_one(ctx, id, sha).await,
         (["auth-check"], Method::GET) => repo_info::auth_check(ctx, id, Access::Read).await,
         (["auth-check", "write"], Method::GET) => {
             repo_info::auth_check(ctx, id, Access::Write).await
