@@ -7,7 +7,7 @@ pub mod refs;
 pub use create::{
     create_repo, delete_repo, move_repo, update_settings, CreateRepo, SettingsUpdate,
 };
-pub use listing::{list_repos, ListQuery, SortKey};
+pub use listing::{list_repos, namespace_storage, ListQuery, SortKey};
 
 use crate::db::{Conn, OptionalExtension, Row};
 use crate::params;

@@ -155,3 +155,46 @@ def test_good_card_and_missing_metadata(api, repo_id, http):
     assert r.status_code == 200 and r.json() == {"errors": [], "warnings": []}
     r = http.post("/api/validate-yaml", json={"content": "---\nlicense: mit\n---\n", "repoType": "kernelz"})
     assert r.status_code == 400 and r.headers["x-error-code"] == "BadRequest"
+
+
+# --- 5. list_user_repos / hf repos ls ------------------------------------------------------
+
+
+def test_list_user_repos_and_hf_repos_ls(api, bob_api, http, hub):
+    from huggingface_hub import HfApi
+
+    pub, priv = new_id("ls"), new_id("lsp")
+    api.create_repo(pub)
+    api.create_repo(priv, repo_type="dataset", private=True)
+    api.upload_file(path_or_fileobj=os.urandom(5000), path_in_repo="big.bin", repo_id=priv, repo_type="dataset")
+    repos = {r.id: r for r in api.list_user_repos()}
+    assert repos[pub].type == "model" and repos[pub].visibility == "public"
+    assert repos[priv].type == "dataset" and repos[priv].visibility == "private"
+    assert repos[priv].storage >= 5000 and repos[priv].storage > repos[pub].storage
+    assert repos[priv].updated_at is not None
+    assert abs(sum(r.storage_percent for r in repos.values()) - 100) < 0.01
+    assert all(r.id.startswith("alice/") for r in repos.values())
+    # bob sees only his own; alice's private dataset is not among them.
+    assert priv not in {r.id for r in bob_api.list_user_repos()}
+    # Pages follow `Link`.
+    r = http.get("/api/settings/repositories?limit=1", headers=auth(hub))
+    assert len(r.json()) == 1 and 'rel="next"' in r.headers["link"]
+    # An organization: members only.
+    org = f"gaps{uuid.uuid4().hex[:6]}"
+    assert http.post("/org/create", json={"name": org}, headers=auth(hub)).status_code == 200
+    api.create_repo(f"{org}/team-model", private=True)
+    assert [r.id for r in api.list_user_repos(namespace=org)] == [f"{org}/team-model"]
+    with pytest.raises(HfHubHTTPError) as e:
+        list(bob_api.list_user_repos(namespace=org))
+    assert e.value.response.status_code == 403
+    with pytest.raises(HfHubHTTPError) as e:
+        list(api.list_user_repos(namespace="no-such-org-here"))
+    assert e.value.response.status_code == 404
+    with pytest.raises(HfHubHTTPError) as e:
+        list(HfApi(endpoint=hub.endpoint, token=False).list_user_repos())
+    assert e.value.response.status_code == 401
+    out = hf_cli(hub, "repos", "ls", "--limit", "0")
+    assert out.returncode == 0, out.stderr
+    assert pub in out.stdout and priv in out.stdout, out.stdout
+    out = hf_cli(hub, "repos", "ls", "--namespace", org)
+    assert out.returncode == 0 and f"{org}/team-model" in out.stdout, out.stdout + out.stderr

@@ -149,6 +149,12 @@ async fn route(ctx: Ctx) -> ApiResult<Response> {
                 _ => Err(method_not_allowed()),
             }
         }
+        ["api", "settings", "repositories"] if ctx.method == Method::GET => {
+            repo_info::storage_list(ctx, None).await
+        }
+        ["api", "organizations", org, "settings", "repositories"] if ctx.method == Method::GET => {
+            repo_info::storage_list(ctx, Some(org)).await
+        }
         ["api", "users", user, "likes"] if ctx.method == Method::GET => {
             social::user_likes(ctx, user).await
         }

@@ -237,3 +237,53 @@ pub async fn user_repos(ctx: Ctx, username: &str) -> ApiResult<Response> {
     }
     Ok((StatusCode::OK, axum::Json(grouped)).into_response())
 }
+
+/// `GET /api/settings/repositories` (the caller's own) and
+/// `GET /api/organizations/{org}/settings/repositories`: every repository of the namespace
+/// with its stored usage, `Link`-paginated (`list_user_repos()`, `hf repos ls`).
+pub async fn storage_list(ctx: Ctx, org: Option<&str>) -> ApiResult<Response> {
+    let hub = ctx.hub.clone();
+    let caller = auth::required(&hub, &ctx.headers).await?;
+    let ns = org.map_or_else(|| caller.user.username.clone(), str::to_string);
+    let limit = ctx
+        .query
+        .u64("limit")?
+        .unwrap_or(MAX_PAGE)
+        .clamp(1, MAX_PAGE);
+    let offset = ctx.query.u64("cursor")?.unwrap_or(0);
+    let (rows, total) = hub
+        .db
+        .call(move |c| repos::namespace_storage(c, &caller, &ns, offset, limit))
+        .await?;
+    let full = rows.len() as u64 == limit;
+    let items: Vec<Value> = rows
+        .into_iter()
+        .map(|(r, used)| {
+            let percent = if total == 0 {
+                0.0
+            } else {
+                used as f64 * 100.0 / total as f64
+            };
+            json!({
+                "id": r.full_id(),
+                "type": r.repo_type.as_str(),
+                "updatedAt": r.updated_at,
+                "visibility": if r.private { "private" } else { "public" },
+                "storage": used,
+                "storagePercent": percent,
+            })
+        })
+        .collect();
+    let mut resp = axum::Json(Value::Array(items)).into_response();
+    if full {
+        super::set_next_link(
+            &mut resp,
+            &hub,
+            &ctx.path,
+            &ctx.query,
+            "cursor",
+            offset + limit,
+        );
+    }
+    Ok(resp)
+}
