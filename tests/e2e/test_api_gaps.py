@@ -198,3 +198,25 @@ def test_list_user_repos_and_hf_repos_ls(api, bob_api, http, hub):
     assert pub in out.stdout and priv in out.stdout, out.stdout
     out = hf_cli(hub, "repos", "ls", "--namespace", org)
     assert out.returncode == 0 and f"{org}/team-model" in out.stdout, out.stdout + out.stderr
+
+
+# --- 6. preupload follows the repo's .gitattributes ----------------------------------------
+
+
+def test_preupload_follows_gitattributes(api, repo_id, http, hub):
+    base = http.get(f"/{repo_id}/resolve/main/.gitattributes").text
+    api.upload_file(
+        path_or_fileobj=(base + "*.png filter=lfs diff=lfs merge=lfs -text\nicons/*.png -filter\n").encode(),
+        path_in_repo=".gitattributes",
+        repo_id=repo_id,
+    )
+    files = [{"path": "image.png", "size": 10, "sample": ""}, {"path": "icons/i.png", "size": 10, "sample": ""},
+             {"path": "a.txt", "size": 10, "sample": ""}]
+    r = http.post(f"/api/models/{repo_id}/preupload/main", json={"files": files}, headers=auth(hub))
+    modes = {f["path"]: f["uploadMode"] for f in r.json()["files"]}
+    assert modes == {"image.png": "lfs", "icons/i.png": "regular", "a.txt": "regular"}
+    # The client acts on it: a 10-byte PNG is stored through LFS, as git would store it.
+    api.upload_file(path_or_fileobj=b"\x89PNG-10byt", path_in_repo="image.png", repo_id=repo_id)
+    info = api.get_paths_info(repo_id, ["image.png"])[0]
+    assert info.lfs is not None and info.lfs.size == 10
+    assert http.get(f"/{repo_id}/resolve/main/image.png", follow_redirects=True).content == b"\x89PNG-10byt"
