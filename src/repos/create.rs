@@ -32,33 +32,37 @@ pub fn initial_gitattributes(suffixes: &[String]) -> String {
     s
 }
 
-fn conflict_url(hub: &Hub, t: RepoType, ns: &str, name: &str) -> String {
-    hub.url(&format!("/{}{ns}/{name}", t.url_prefix()))
-}
-
 /// Create a repository with its initial commit (`.gitattributes`, author `system`).
+///
+/// The namespace is matched ignoring case and the repo takes its exact spelling; an id that
+/// differs from an existing one only in case (or in `-`/`_`) is a conflict, as on
+/// huggingface.co.
 pub async fn create_repo(hub: &Hub, caller: Option<&Caller>, req: CreateRepo) -> Result<Repo> {
     names::validate_namespace(&req.namespace)?;
     names::validate_repo_name(&req.name)?;
     let caller_owned = caller.cloned();
-    let url = conflict_url(hub, req.repo_type, &req.namespace, &req.name);
-    let r = req.clone();
+    let base_url = hub.config.base_url.clone();
+    let mut r = req.clone();
     let repo = hub
         .db
         .call(move |c| {
-            let owner: Option<i64> = c
-                .query_row("SELECT id FROM users WHERE username = ?1", [&r.namespace], |row| row.get(0))
-                .ok();
+            let owner = super::canonical_namespace(c, &r.namespace)?;
+            if let Some((_, exact)) = &owner {
+                r.namespace = exact.clone();
+            }
             perms::require_create_in(c, &r.namespace, caller_owned.as_ref())?;
-            let Some(owner_id) = owner else {
+            let Some((owner_id, _)) = owner else {
                 return Err(Error::bad_request(format!("Namespace '{}' does not exist", r.namespace)));
             };
-            let conflict = || Error::Conflict {
+            let conflict = |existing: Option<&Repo>| Error::Conflict {
                 message: format!("You already created this {} repo", r.repo_type.as_str()),
-                url: Some(url.clone()),
+                url: Some(match existing {
+                    Some(e) => format!("{base_url}{}", e.web_path()),
+                    None => format!("{base_url}/{}{}/{}", r.repo_type.url_prefix(), r.namespace, r.name),
+                }),
             };
-            if matches!(find_repo(c, r.repo_type, &r.namespace, &r.name)?, Lookup::Found(_)) {
-                return Err(conflict());
+            if let Lookup::Found(existing) = find_repo(c, r.repo_type, &r.namespace, &r.name)? {
+                return Err(conflict(Some(&existing)));
             }
             let res = c.execute(
                 "INSERT INTO repos (repo_type, namespace, name, normalized_name, owner_id, private, created_at, updated_at) \
@@ -67,7 +71,7 @@ pub async fn create_repo(hub: &Hub, caller: Option<&Caller>, req: CreateRepo) ->
             );
             match res {
                 Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => return Err(conflict()),
+                Err(e) if is_unique_violation(&e) => return Err(conflict(None)),
                 Err(e) => return Err(e.into()),
             }
             get_repo(c, r.repo_type, &r.namespace, &r.name)
@@ -136,8 +140,8 @@ async fn initialise(hub: &Hub, repo: &Repo) -> Result<()> {
             let tx = crate::db::write_tx(c)?;
             cas_ref(&tx, id, MAIN, None, Some(&commit_id))?;
             tx.execute(
-                "DELETE FROM repo_redirects WHERE repo_type = ?1 AND namespace = ?2 AND name = ?3",
-                params![t.as_str(), ns, name],
+                "DELETE FROM repo_redirects WHERE repo_type = ?1 AND lower(namespace) = ?2 AND lower(name) = ?3",
+                params![t.as_str(), ns.to_ascii_lowercase(), name.to_ascii_lowercase()],
             )?;
             tx.commit()?;
             Ok(())
@@ -203,12 +207,12 @@ pub async fn move_repo(
                 _ => return Err(Error::repo_not_found()),
             };
             perms::require_admin(c, &repo, caller.as_ref())?;
+            let owner = super::canonical_namespace(c, &to_ns)?;
+            let to_ns = owner.as_ref().map_or(to_ns, |(_, exact)| exact.clone());
             if to_ns != repo.namespace {
                 perms::require_create_in(c, &to_ns, caller.as_ref())?;
             }
-            let owner: Option<i64> =
-                c.query_row("SELECT id FROM users WHERE username = ?1", [&to_ns], |r| r.get(0)).ok();
-            let Some(owner_id) = owner else {
+            let Some((owner_id, _)) = owner else {
                 return Err(Error::bad_request(format!("Namespace '{to_ns}' does not exist")));
             };
             let clash: Option<i64> = c
@@ -228,18 +232,21 @@ pub async fn move_repo(
             let tx = crate::db::write_tx(c)?;
             let now = now_str();
             tx.execute(
-                "DELETE FROM repo_redirects WHERE repo_type = ?1 AND namespace = ?2 AND name = ?3",
-                params![t.as_str(), to_ns, to_name],
+                "DELETE FROM repo_redirects WHERE repo_type = ?1 AND lower(namespace) = ?2 AND lower(name) = ?3",
+                params![t.as_str(), to_ns.to_ascii_lowercase(), to_name.to_ascii_lowercase()],
             )?;
             tx.execute(
                 "UPDATE repos SET namespace = ?1, name = ?2, normalized_name = ?3, owner_id = ?4, updated_at = ?5 WHERE id = ?6",
                 params![to_ns, to_name, names::normalize(&to_name), owner_id, now, repo.id],
             )?;
-            tx.execute(
-                "INSERT INTO repo_redirects (repo_type, namespace, name, repo_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
-                 ON CONFLICT (repo_type, namespace, name) DO UPDATE SET repo_id = excluded.repo_id, created_at = excluded.created_at",
-                params![t.as_str(), from_ns, from_name, repo.id, now],
-            )?;
+            // The old id as it was stored, whatever spelling the request used.
+            if !(repo.namespace.eq_ignore_ascii_case(&to_ns) && repo.name.eq_ignore_ascii_case(&to_name)) {
+                tx.execute(
+                    "INSERT INTO repo_redirects (repo_type, namespace, name, repo_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+                     ON CONFLICT (repo_type, namespace, name) DO UPDATE SET repo_id = excluded.repo_id, created_at = excluded.created_at",
+                    params![t.as_str(), repo.namespace, repo.name, repo.id, now],
+                )?;
+            }
             tx.commit()?;
             get_repo(c, t, &to_ns, &to_name)
         })

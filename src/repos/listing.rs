@@ -66,8 +66,8 @@ pub fn list_repos(conn: &Conn, caller: Option<&Caller>, q: &ListQuery) -> Result
         sql.push_str(&format!(" AND r.repo_type = ?{}", args.len()));
     }
     if let Some(a) = &q.author {
-        args.push(a.clone());
-        sql.push_str(&format!(" AND r.namespace = ?{}", args.len()));
+        args.push(a.to_ascii_lowercase());
+        sql.push_str(&format!(" AND lower(r.namespace) = ?{}", args.len()));
     }
     for s in &q.search {
         let escaped = s

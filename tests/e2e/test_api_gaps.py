@@ -220,3 +220,42 @@ def test_preupload_follows_gitattributes(api, repo_id, http, hub):
     info = api.get_paths_info(repo_id, ["image.png"])[0]
     assert info.lfs is not None and info.lfs.size == 10
     assert http.get(f"/{repo_id}/resolve/main/image.png", follow_redirects=True).content == b"\x89PNG-10byt"
+
+
+# --- 7. case-insensitive repo ids ----------------------------------------------------------
+
+
+def test_repo_ids_are_case_insensitive(api, bob_api, http, hub, tmp_path):
+    from huggingface_hub import hf_hub_download
+
+    suffix = uuid.uuid4().hex[:8]
+    rid = f"alice/CaseModel-{suffix}"
+    api.create_repo(rid)
+    api.upload_file(path_or_fileobj=b"hello", path_in_repo="a.txt", repo_id=f"alice/casemodel-{suffix}")
+    for spelling in (f"alice/casemodel-{suffix}", f"ALICE/CASEMODEL-{suffix}", rid):
+        info = api.model_info(spelling)
+        assert info.id == rid  # the stored spelling
+        assert api.repo_exists(spelling)
+    p = hf_hub_download(f"Alice/casemodel-{suffix}", "a.txt", cache_dir=tmp_path / "c")
+    assert open(p, "rb").read() == b"hello"
+    assert [c.title for c in api.list_repo_commits(f"alice/CASEMODEL-{suffix}")][0] == "Upload a.txt with huggingface_hub"
+    # Another spelling of an existing id is that repo: 409, and exist_ok gives its URL.
+    with pytest.raises(HfHubHTTPError) as e:
+        api.create_repo(f"alice/casemodel-{suffix}")
+    assert e.value.response.status_code == 409
+    assert api.create_repo(f"ALICE/casemodel-{suffix}", exist_ok=True) == f"{hub.endpoint}/{rid}"
+    # The namespace takes its owner's spelling.
+    other = f"Other-{suffix}"
+    assert api.create_repo(f"ALICE/{other}") == f"{hub.endpoint}/alice/{other}"
+    assert api.model_info(f"alice/{other}").id == f"alice/{other}"
+    assert other in {m.id.split("/")[1] for m in api.list_models(author="ALICE")}
+    # git finds it too.
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0")
+    subprocess.run(["git", "clone", "-q", f"{hub.endpoint}/ALICE/casemodel-{suffix}", str(tmp_path / "g")], env=env, check=True, capture_output=True)
+    assert (tmp_path / "g" / "a.txt").read_bytes() == b"hello"
+    # A private repo stays hidden whatever the spelling.
+    priv = f"alice/Private-{suffix}"
+    api.create_repo(priv, private=True)
+    with pytest.raises(RepositoryNotFoundError):
+        bob_api.model_info(priv.lower())
+    assert api.model_info(priv.upper().replace("ALICE", "alice")).id == priv
