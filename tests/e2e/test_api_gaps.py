@@ -259,3 +259,34 @@ def test_repo_ids_are_case_insensitive(api, bob_api, http, hub, tmp_path):
     with pytest.raises(RepositoryNotFoundError):
         bob_api.model_info(priv.lower())
     assert api.model_info(priv.upper().replace("ALICE", "alice")).id == priv
+
+
+# --- 8. short commit ids -------------------------------------------------------------------
+
+
+def test_short_commit_ids_are_revisions(api, repo_id, http, hub, tmp_path):
+    from huggingface_hub import hf_hub_download
+
+    first = api.upload_file(path_or_fileobj=b"one", path_in_repo="f.txt", repo_id=repo_id).oid
+    api.upload_file(path_or_fileobj=b"two", path_in_repo="f.txt", repo_id=repo_id)
+    for n in (7, 12, 39):
+        short = first[:n]
+        assert api.model_info(repo_id, revision=short).sha == first
+        assert api.revision_exists(repo_id, short)
+    short = first[:7]
+    assert api.list_repo_files(repo_id, revision=short) == [".gitattributes", "f.txt"]
+    p = hf_hub_download(repo_id, "f.txt", revision=short, cache_dir=tmp_path)
+    assert open(p, "rb").read() == b"one"
+    r = http.get(f"/{repo_id}/resolve/{short}/f.txt")
+    assert r.status_code == 200 and r.content == b"one" and r.headers["x-repo-commit"] == first
+    assert [c.commit_id for c in api.list_repo_commits(repo_id, revision=short)][0] == first
+    api.create_tag(repo_id, tag="from-short", revision=short)
+    assert next(t for t in api.list_repo_refs(repo_id).tags if t.name == "from-short").target_commit == first
+    api.create_branch(repo_id, branch="from-short-b", revision=short)
+    assert api.model_info(repo_id, revision="from-short-b").sha == first
+    # Too short, or naming no commit of this repo: not a revision.
+    other = "0000000" if not first.startswith("0000000") else "fffffff"
+    assert not api.revision_exists(repo_id, other)
+    assert not api.revision_exists(repo_id, first[:6])
+    r = http.get(f"/api/models/{repo_id}/revision/{other}")
+    assert r.status_code == 404 and r.headers["x-error-code"] == "RevisionNotFound"
