@@ -1,5 +1,6 @@
 """HF API gaps found with the Python client (issue 14, part 2), each driven through the real
 huggingface_hub 2.4.0 (and `hf`) where the client has a call for it, raw HTTP otherwise."""
+import json
 import os
 import subprocess
 import sys
@@ -290,3 +291,27 @@ def test_short_commit_ids_are_revisions(api, repo_id, http, hub, tmp_path):
     assert not api.revision_exists(repo_id, first[:6])
     r = http.get(f"/api/models/{repo_id}/revision/{other}")
     assert r.status_code == 404 and r.headers["x-error-code"] == "RevisionNotFound"
+
+
+# --- 9. deletedFile naming a folder --------------------------------------------------------
+
+
+def test_delete_file_on_a_folder_deletes_it(api, repo_id, http, hub):
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+    api.create_commit(repo_id, operations=[
+        CommitOperationAdd("ckpt/a.txt", b"a"), CommitOperationAdd("ckpt/sub/b.txt", b"b"),
+        CommitOperationAdd("logs/l.txt", b"l"), CommitOperationAdd("keep.txt", b"k"),
+    ], commit_message="files")
+    api.delete_file("ckpt", repo_id)  # `deletedFile` with a folder's path
+    assert sorted(api.list_repo_files(repo_id)) == [".gitattributes", "keep.txt", "logs/l.txt"]
+    api.create_commit(repo_id, operations=[CommitOperationDelete("logs")], commit_message="rm logs")
+    assert sorted(api.list_repo_files(repo_id)) == [".gitattributes", "keep.txt"]
+    # Nothing there at all is still a clear 404, and the commit changes nothing.
+    head = api.model_info(repo_id).sha
+    body = (json.dumps({"key": "header", "value": {"summary": "x"}}) + "\n"
+            + json.dumps({"key": "deletedFile", "value": {"path": "ckpt"}}) + "\n")
+    r = http.post(f"/api/models/{repo_id}/commit/main", content=body.encode(),
+                  headers={**auth(hub), "content-type": "application/x-ndjson"})
+    assert r.status_code == 404 and r.headers["x-error-code"] == "EntryNotFound"
+    assert api.model_info(repo_id).sha == head
