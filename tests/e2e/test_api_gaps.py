@@ -315,3 +315,24 @@ def test_delete_file_on_a_folder_deletes_it(api, repo_id, http, hub):
                   headers={**auth(hub), "content-type": "application/x-ndjson"})
     assert r.status_code == 404 and r.headers["x-error-code"] == "EntryNotFound"
     assert api.model_info(repo_id).sha == head
+
+
+# --- 10. tag creation checks the revision first --------------------------------------------
+
+
+def test_tag_unknown_revision_is_revision_not_found_first(api, repo_id, http, hub):
+    from huggingface_hub.errors import RevisionNotFoundError
+
+    with pytest.raises(RevisionNotFoundError):
+        api.create_tag(repo_id, tag="bad..name", revision="no-such-branch")
+    with pytest.raises(RevisionNotFoundError):
+        api.create_tag(repo_id, tag="v1", revision="no-such-branch")
+    r = http.post(f"/api/models/{repo_id}/tag/no-such-branch", headers=auth(hub))
+    assert r.status_code == 404 and r.headers["x-error-code"] == "RevisionNotFound"
+    # A known revision: then the tag name is what is wrong.
+    with pytest.raises(HfHubHTTPError) as e:
+        api.create_tag(repo_id, tag="bad..name", revision="main")
+    assert e.value.response.status_code == 400
+    r = http.post(f"/api/models/{repo_id}/tag/main", headers=auth(hub))
+    assert r.status_code == 400 and "tag name is required" in r.headers["x-error-message"]
+    assert api.list_repo_refs(repo_id).tags == []
