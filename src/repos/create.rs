@@ -21,6 +21,25 @@ pub struct CreateRepo {
     pub namespace: String,
     pub name: String,
     pub private: bool,
+    /// A Space's SDK (`gradio`, `streamlit`, `docker`, `static`); ignored for other types.
+    pub sdk: Option<String>,
+}
+
+/// The `README.md` a new Space starts with, as huggingface.co writes it: the card metadata a
+/// Space is configured by.
+pub fn space_readme(name: &str, sdk: Option<&str>) -> String {
+    let mut meta = format!("title: {name}\nemoji: \u{1f680}\ncolorFrom: blue\ncolorTo: purple\n");
+    if let Some(sdk) = sdk {
+        meta.push_str(&format!("sdk: {sdk}\n"));
+        if matches!(sdk, "gradio" | "streamlit") {
+            meta.push_str("app_file: app.py\n");
+        }
+    }
+    meta.push_str("pinned: false\n");
+    format!(
+        "---\n{meta}---\n\nCheck out the configuration reference at \
+         https://huggingface.co/docs/hub/spaces-config-reference\n"
+    )
 }
 
 /// The `.gitattributes` a new repo starts with: the LFS suffixes routed through LFS.
@@ -40,6 +59,18 @@ pub fn initial_gitattributes(suffixes: &[String]) -> String {
 pub async fn create_repo(hub: &Hub, caller: Option<&Caller>, req: CreateRepo) -> Result<Repo> {
     names::validate_namespace(&req.namespace)?;
     names::validate_repo_name(&req.name)?;
+    if let Some(sdk) = req
+        .sdk
+        .as_deref()
+        .filter(|_| req.repo_type == RepoType::Space)
+    {
+        if !crate::card::SPACE_SDKS.contains(&sdk) {
+            return Err(Error::bad_request(format!(
+                "Invalid sdk '{sdk}': use one of {}",
+                crate::card::SPACE_SDKS.join(", ")
+            )));
+        }
+    }
     let caller_owned = caller.cloned();
     let base_url = hub.config.base_url.clone();
     let mut r = req.clone();
@@ -77,7 +108,9 @@ pub async fn create_repo(hub: &Hub, caller: Option<&Caller>, req: CreateRepo) ->
             get_repo(c, r.repo_type, &r.namespace, &r.name)
         })
         .await?;
-    match initialise(hub, &repo).await {
+    let readme =
+        (repo.repo_type == RepoType::Space).then(|| space_readme(&repo.name, req.sdk.as_deref()));
+    match initialise(hub, &repo, readme.as_deref()).await {
         Ok(()) => Ok(repo),
         Err(e) => {
             // Nothing stays half created (a row without `main` would answer 409 to the retry,
@@ -101,25 +134,32 @@ pub async fn create_repo(hub: &Hub, caller: Option<&Caller>, req: CreateRepo) ->
     }
 }
 
-/// The initial commit of a new repo and its `main`. A moved repo's old name is free again
-/// once something new takes it, so its redirect goes in the same transaction.
-async fn initialise(hub: &Hub, repo: &Repo) -> Result<()> {
+/// The initial commit of a new repo and its `main` (`.gitattributes`, and a Space's
+/// `README.md`). A moved repo's old name is free again once something new takes it, so its
+/// redirect goes in the same transaction.
+async fn initialise(hub: &Hub, repo: &Repo, readme: Option<&str>) -> Result<()> {
     let attrs = initial_gitattributes(&hub.config.lfs_suffix_rules);
     let blob = hub
         .objects
         .write(repo.id, Kind::Blob, attrs.as_bytes())
         .await?;
-    let tree = hub
-        .objects
-        .write_tree(
-            repo.id,
-            &mut [TreeEntry {
-                mode: MODE_FILE.into(),
-                name: ".gitattributes".into(),
-                oid: blob,
-            }],
-        )
-        .await?;
+    let mut entries = vec![TreeEntry {
+        mode: MODE_FILE.into(),
+        name: ".gitattributes".into(),
+        oid: blob,
+    }];
+    if let Some(text) = readme {
+        let oid = hub
+            .objects
+            .write(repo.id, Kind::Blob, text.as_bytes())
+            .await?;
+        entries.push(TreeEntry {
+            mode: MODE_FILE.into(),
+            name: "README.md".into(),
+            oid,
+        });
+    }
+    let tree = hub.objects.write_tree(repo.id, &mut entries).await?;
     let sig = Signature::now("system", "system@kohaku.local");
     let commit = Commit {
         tree,

@@ -336,3 +336,24 @@ def test_tag_unknown_revision_is_revision_not_found_first(api, repo_id, http, hu
     r = http.post(f"/api/models/{repo_id}/tag/main", headers=auth(hub))
     assert r.status_code == 400 and "tag name is required" in r.headers["x-error-message"]
     assert api.list_repo_refs(repo_id).tags == []
+
+
+# --- 11. a new Space has a README with its SDK ---------------------------------------------
+
+
+@pytest.mark.parametrize("sdk", ["gradio", "static", "docker"])
+def test_new_space_has_sdk_readme(api, http, hub, sdk):
+    rid = new_id(f"sp-{sdk}")
+    api.create_repo(rid, repo_type="space", space_sdk=sdk)
+    assert api.list_repo_files(rid, repo_type="space") == [".gitattributes", "README.md"]
+    info = api.space_info(rid)
+    assert info.sdk == sdk and info.card_data["sdk"] == sdk
+    assert info.card_data["title"] == rid.split("/")[1]
+    readme = http.get(f"/spaces/{rid}/resolve/main/README.md").text
+    assert readme.startswith("---\n") and f"\nsdk: {sdk}\n" in readme
+    r = http.post("/api/validate-yaml", json={"content": readme, "repoType": "space"})
+    assert r.status_code == 200 and r.json()["errors"] == []
+    # Models and datasets are unchanged; an unknown SDK is refused and nothing is created.
+    r = http.post("/api/repos/create", json={"name": rid.split("/")[1] + "-x", "type": "space", "sdk": "php"}, headers=auth(hub))
+    assert r.status_code == 400 and "sdk" in r.headers["x-error-message"]
+    assert not api.repo_exists(rid + "-x", repo_type="space")

@@ -27,6 +27,7 @@ struct CreateBody {
     repo_type: Option<String>,
     private: Option<bool>,
     visibility: Option<String>,
+    sdk: Option<String>,
 }
 
 fn parse_visibility(
@@ -60,6 +61,7 @@ pub async fn create(State(hub): State<Hub>, headers: HeaderMap, body: Body) -> A
             namespace,
             name,
             private,
+            sdk: b.sdk,
         },
     )
     .await?;

@@ -94,6 +94,12 @@ pub async fn info(ctx: Ctx, id: RepoRef, rev: Option<String>) -> ApiResult<Respo
                             v[key] = x.clone();
                         }
                     }
+                    // A Space's SDK comes from its card, as on huggingface.co.
+                    if repo.repo_type == RepoType::Space {
+                        if let Some(x) = cd.get("sdk") {
+                            v["sdk"] = x.clone();
+                        }
+                    }
                     v["cardData"] = cd;
                 }
             }
