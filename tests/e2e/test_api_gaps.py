@@ -357,3 +357,22 @@ def test_new_space_has_sdk_readme(api, http, hub, sdk):
     r = http.post("/api/repos/create", json={"name": rid.split("/")[1] + "-x", "type": "space", "sdk": "php"}, headers=auth(hub))
     assert r.status_code == 400 and "sdk" in r.headers["x-error-message"]
     assert not api.repo_exists(rid + "-x", repo_type="space")
+
+
+# --- 12. If-None-Match on resolve ----------------------------------------------------------
+
+
+def test_resolve_if_none_match_is_304(api, repo_id, http, hub):
+    api.upload_file(path_or_fileobj=b"small text", path_in_repo="s.txt", repo_id=repo_id)
+    api.upload_file(path_or_fileobj=os.urandom(3000), path_in_repo="w.bin", repo_id=repo_id)
+    for path in ("s.txt", "w.bin"):
+        head = http.head(f"/{repo_id}/resolve/main/{path}")
+        etag = head.headers["etag"]
+        for sent in (etag, f"W/{etag}", f'"nope", {etag}', "*"):
+            r = http.get(f"/{repo_id}/resolve/main/{path}", headers={"if-none-match": sent})
+            assert r.status_code == 304, (path, sent, r.status_code)
+            assert r.content == b"" and r.headers["etag"] == etag
+            assert r.headers["x-repo-commit"] == head.headers["x-repo-commit"]
+        r = http.get(f"/{repo_id}/resolve/main/{path}", headers={"if-none-match": '"other"'}, follow_redirects=True)
+        assert r.status_code == 200 and len(r.content) > 0
+    assert http.head(f"/{repo_id}/resolve/main/w.bin", headers={"if-none-match": etag}).status_code == 304
