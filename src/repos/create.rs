@@ -71,11 +71,27 @@ pub async fn create_repo(hub: &Hub, caller: Option<&Caller>, req: CreateRepo) ->
             )));
         }
     }
+    let repo = insert_row(hub, caller, &req, None).await?;
+    let readme =
+        (repo.repo_type == RepoType::Space).then(|| space_readme(&repo.name, req.sdk.as_deref()));
+    let done = initialise(hub, &repo, readme.as_deref()).await;
+    undo_if_failed(hub, &repo, done).await.map(|()| repo)
+}
+
+/// The row of a new repository, without any ref yet. The namespace is matched ignoring case
+/// and takes its exact spelling; the caller must be allowed to create there; another spelling
+/// of an existing id is a conflict. With `quota_bytes`, the namespace's quota (for the new
+/// repo's visibility) must take that much more first.
+pub(super) async fn insert_row(
+    hub: &Hub,
+    caller: Option<&Caller>,
+    req: &CreateRepo,
+    quota_bytes: Option<u64>,
+) -> Result<Repo> {
     let caller_owned = caller.cloned();
     let base_url = hub.config.base_url.clone();
     let mut r = req.clone();
-    let repo = hub
-        .db
+    hub.db
         .call(move |c| {
             let owner = super::canonical_namespace(c, &r.namespace)?;
             if let Some((_, exact)) = &owner {
@@ -95,6 +111,9 @@ pub async fn create_repo(hub: &Hub, caller: Option<&Caller>, req: CreateRepo) ->
             if let Lookup::Found(existing) = find_repo(c, r.repo_type, &r.namespace, &r.name)? {
                 return Err(conflict(Some(&existing)));
             }
+            if let Some(bytes) = quota_bytes {
+                crate::quota::check(c, None, &r.namespace, r.private, bytes)?;
+            }
             let res = c.execute(
                 "INSERT INTO repos (repo_type, namespace, name, normalized_name, owner_id, private, created_at, updated_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
@@ -107,31 +126,30 @@ pub async fn create_repo(hub: &Hub, caller: Option<&Caller>, req: CreateRepo) ->
             }
             get_repo(c, r.repo_type, &r.namespace, &r.name)
         })
-        .await?;
-    let readme =
-        (repo.repo_type == RepoType::Space).then(|| space_readme(&repo.name, req.sdk.as_deref()));
-    match initialise(hub, &repo, readme.as_deref()).await {
-        Ok(()) => Ok(repo),
-        Err(e) => {
-            // Nothing stays half created (a row without `main` would answer 409 to the retry,
-            // after a full disk for instance): the row goes as a deleted repo's does, and GC
-            // takes whatever objects were written.
-            let (id, label) = (repo.id, deleted_label(&repo));
-            let undo = hub
-                .db
-                .call(move |c| {
-                    let tx = crate::db::write_tx(c)?;
-                    forget_repo(&tx, id, &label)?;
-                    tx.commit()?;
-                    Ok(())
-                })
-                .await;
-            if let Err(undo) = undo {
-                tracing::error!(repo = %repo.full_id(), error = %undo, "could not undo a failed repo creation");
-            }
-            Err(e)
-        }
+        .await
+}
+
+/// Nothing stays half created (a row without `main` would answer 409 to the retry, after a
+/// full disk for instance): when `done` failed, the row goes as a deleted repo's does, and GC
+/// takes whatever objects were written.
+pub(super) async fn undo_if_failed(hub: &Hub, repo: &Repo, done: Result<()>) -> Result<()> {
+    let Err(e) = done else {
+        return Ok(());
+    };
+    let (id, label) = (repo.id, deleted_label(repo));
+    let undo = hub
+        .db
+        .call(move |c| {
+            let tx = crate::db::write_tx(c)?;
+            forget_repo(&tx, id, &label)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await;
+    if let Err(undo) = undo {
+        tracing::error!(repo = %repo.full_id(), error = %undo, "could not undo a failed repo creation");
     }
+    Err(e)
 }
 
 /// The initial commit of a new repo and its `main` (`.gitattributes`, and a Space's

@@ -1,12 +1,14 @@
 //! Repositories: rows, lookup (with redirects after a move), creation, deletion, move, settings.
 
 mod create;
+mod duplicate;
 mod listing;
 pub mod refs;
 
 pub use create::{
     create_repo, delete_repo, move_repo, update_settings, CreateRepo, SettingsUpdate,
 };
+pub use duplicate::duplicate_repo;
 pub use listing::{list_repos, namespace_storage, ListQuery, SortKey};
 
 use crate::db::{Conn, OptionalExtension, Row};

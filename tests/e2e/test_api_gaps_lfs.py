@@ -258,3 +258,68 @@ def test_copy_files_between_repos_duplicates_lfs(api, bob_api, http, hub, tmp_pa
     assert r.json()["failed"][0]["error"] == "xetHash does not match the stored file"
     r = http.post(f"/api/models/{src}/lfs-files/duplicate", json={**body, "files": [{"sha256": "nope"}]}, headers=auth(hub))
     assert r.status_code == 400
+
+
+# --- 13. duplicate_repo ----------------------------------------------------------------------
+
+
+def test_duplicate_repo_copies_history_refs_and_lfs(api, bob_api, http, hub, tmp_path):
+    from huggingface_hub import hf_hub_download
+
+    src = new_id("dsrc")
+    api.create_repo(src, private=True)
+    v1, v2 = os.urandom(6000), os.urandom(6100)
+    api.upload_file(path_or_fileobj=v1, path_in_repo="w.bin", repo_id=src, commit_message="v1")
+    api.upload_file(path_or_fileobj=v2, path_in_repo="w.bin", repo_id=src, commit_message="v2")
+    api.upload_file(path_or_fileobj=b"---\nlicense: mit\n---\n# card\n", path_in_repo="README.md", repo_id=src)
+    api.create_tag(src, tag="v1", revision=api.list_repo_commits(src)[2].commit_id, tag_message="first")
+    api.create_branch(src, branch="dev")
+    api.upload_file(path_or_fileobj=b"dev", path_in_repo="dev.txt", repo_id=src, revision="dev")
+    src_refs = api.list_repo_refs(src)
+
+    dup = new_id("dup")
+    url = api.duplicate_repo(src, dup)
+    assert url == f"{hub.endpoint}/{dup}" and url.files_copy_pending is False
+    info = api.model_info(dup)
+    assert info.private is True and info.sha == api.model_info(src).sha  # same commits, same ids
+    refs = api.list_repo_refs(dup)
+    assert {(b.name, b.target_commit) for b in refs.branches} == {(b.name, b.target_commit) for b in src_refs.branches}
+    assert {(t.name, t.target_commit) for t in refs.tags} == {(t.name, t.target_commit) for t in src_refs.tags}
+    assert [c.title for c in api.list_repo_commits(dup)] == [c.title for c in api.list_repo_commits(src)]
+    assert sorted(f.file_oid for f in api.list_lfs_files(dup)) == sorted(f.file_oid for f in api.list_lfs_files(src))
+    assert used_bytes(hub, dup) == used_bytes(hub, src)
+    # The copy stands on its own: the source can go, GC runs, and every revision still reads.
+    api.delete_repo(src)
+    gc_and_fsck(hub)
+    assert open(hf_hub_download(dup, "w.bin", cache_dir=tmp_path / "a", token=hub.tokens["alice"]), "rb").read() == v2
+    assert open(hf_hub_download(dup, "w.bin", revision="v1", cache_dir=tmp_path / "b", token=hub.tokens["alice"]), "rb").read() == v1
+    assert "dev.txt" in api.list_repo_files(dup, revision="dev")
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0")
+    subprocess.run(["git", "clone", "-q", f"http://alice:{hub.tokens['alice']}@127.0.0.1:{hub.port}/{dup}", str(tmp_path / "g")], env=env, check=True, capture_output=True)
+    subprocess.run(["git", "fsck", "--strict"], cwd=tmp_path / "g", check=True, capture_output=True)
+
+    # Visibility as asked; the target must not exist; the source must be readable; the caller
+    # must be allowed to create in the target namespace.
+    pub = new_id("dpub")
+    api.duplicate_repo(dup, pub, private=False)
+    assert api.model_info(pub).private is False
+    with pytest.raises(HfHubHTTPError) as e:
+        api.duplicate_repo(dup, pub)
+    assert e.value.response.status_code == 409
+    assert api.duplicate_repo(dup, pub, exist_ok=True) == f"{hub.endpoint}/{pub}"
+    with pytest.raises(RepositoryNotFoundError):
+        bob_api.duplicate_repo(dup, new_id("steal", "bob"))
+    with pytest.raises(HfHubHTTPError) as e:
+        bob_api.duplicate_repo(pub, new_id("into-alice"))
+    assert e.value.response.status_code == 403
+    mine = bob_api.duplicate_repo(pub, f"bob/{pub.split('/')[1]}")
+    assert bob_api.model_info(mine.repo_id).sha == api.model_info(pub).sha
+    # The namespace's quota must take the copy: refused before anything is created.
+    carl = f"carl{uuid.uuid4().hex[:6]}"
+    hub.cli("user", "create", carl, "--email", f"{carl}@example.com", "--password", "carl-password-1")
+    carl_api = HfApi(endpoint=hub.endpoint, token=hub.cli("token", "create", "--user", carl).stdout.strip())
+    hub.cli("quota", "set", carl, "--public", "5KB")
+    with pytest.raises(HfHubHTTPError) as e:
+        carl_api.duplicate_repo(pub, f"{carl}/copy")
+    assert e.value.response.status_code == 413
+    assert not carl_api.repo_exists(f"{carl}/copy")

@@ -293,6 +293,7 @@ async fn repo_api(
         (["auth-check", "write"], Method::GET) => {
             repo_info::auth_check(ctx, id, Access::Write).await
         }
+        (["duplicate"], Method::POST) => repo_admin::duplicate(ctx, id).await,
         (["settings"], Method::PUT) => repo_admin::settings(ctx, id).await,
         (["lfs", "settings"], Method::GET) => repo_admin::lfs_settings(ctx, id).await,
         (["like"], Method::GET | Method::POST | Method::DELETE) => social::like(ctx, id).await,
