@@ -141,14 +141,20 @@ pub async fn delete(
     // these are taken in name order, so no two deletions can wait on each other).
     let mut turns = Vec::new();
     let mut moves = Vec::new();
+    // The refs as this request leaves them: checked again when the deletion is written, so a
+    // ref created or moved meanwhile (a branch at an old commit that still uses an object)
+    // cannot end up pointing at a file whose bytes are gone.
+    let mut expected = refs.clone();
     if rewrite_history {
         for (name, _) in &refs {
             turns.push(hub.commit_turns.wait(repo.id, name).await);
         }
         let refs = hub.db.call(move |c| list_refs(c, rid)).await?;
         let mut rw = crate::commits::rewrite::Rewriter::new(hub, repo.id, doomed.clone());
+        expected.clear();
         for (name, target) in refs {
             let new = rw.target(&target).await?;
+            expected.push((name.clone(), new.clone()));
             if new != target {
                 moves.push((name, target, new));
             }
@@ -179,13 +185,15 @@ pub async fn delete(
             let tx = write_tx(c)?;
             for (name, old, new) in &m {
                 if !cas_ref(&tx, rid, name, Some(old), Some(new))? {
-                    return Err(Error::Conflict {
-                        message: format!(
-                            "{name} moved while its history was being rewritten; try again"
-                        ),
-                        url: None,
-                    });
+                    return Err(changed(name));
                 }
+            }
+            // A ref deleted meanwhile is harmless; one created or moved may use the objects.
+            if let Some((name, _)) = list_refs(&tx, rid)?
+                .into_iter()
+                .find(|r| !expected.contains(r))
+            {
+                return Err(changed(&name));
             }
             // A commit that added one of these objects since this request began wins.
             for oid in &o {
@@ -240,6 +248,13 @@ pub async fn delete(
         rewritten: moves,
         purged: purged.into_iter().map(|(o, _)| o).collect(),
     })
+}
+
+fn changed(name: &str) -> Error {
+    Error::Conflict {
+        message: format!("{name} changed while LFS files were being deleted; try again"),
+        url: None,
+    }
 }
 
 /// One object a duplication names.
