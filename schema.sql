@@ -52,6 +52,8 @@ CREATE TABLE repos (
     UNIQUE (repo_type, namespace, name),
     UNIQUE (repo_type, namespace, normalized_name)
 );
+-- Ids are case-insensitive: lookups compare lower-cased namespace and name.
+CREATE INDEX repos_id_nocase ON repos (repo_type, lower(namespace), lower(name));
 
 CREATE TABLE repo_redirects (
     repo_type TEXT NOT NULL,
@@ -61,6 +63,7 @@ CREATE TABLE repo_redirects (
     created_at TEXT NOT NULL,
     PRIMARY KEY (repo_type, namespace, name)
 );
+CREATE INDEX repo_redirects_id_nocase ON repo_redirects (repo_type, lower(namespace), lower(name));
 
 CREATE TABLE deleted_repos (
     repo_id INTEGER PRIMARY KEY,

@@ -41,26 +41,251 @@ pub fn card_data(readme: &str) -> Result<Option<Value>, String> {
     }
 }
 
-/// Check card metadata the way the Hub does for `POST /api/validate-yaml`.
+/// License identifiers huggingface.co accepts in card metadata
+/// (https://huggingface.co/docs/hub/repositories-licenses).
+#[rustfmt::skip]
+pub const LICENSES: &[&str] = &[
+    "apache-2.0", "mit", "openrail", "bigscience-openrail-m", "creativeml-openrail-m",
+    "bigscience-bloom-rail-1.0", "bigcode-openrail-m", "afl-3.0", "artistic-2.0", "bsl-1.0",
+    "bsd", "bsd-2-clause", "bsd-3-clause", "bsd-3-clause-clear", "c-uda", "cc", "cc0-1.0",
+    "cc-by-2.0", "cc-by-2.5", "cc-by-3.0", "cc-by-4.0", "cc-by-sa-3.0", "cc-by-sa-4.0",
+    "cc-by-nc-2.0", "cc-by-nc-3.0", "cc-by-nc-4.0", "cc-by-nd-4.0", "cc-by-nc-nd-3.0",
+    "cc-by-nc-nd-4.0", "cc-by-nc-sa-2.0", "cc-by-nc-sa-3.0", "cc-by-nc-sa-4.0",
+    "cdla-sharing-1.0", "cdla-permissive-1.0", "cdla-permissive-2.0", "wtfpl", "ecl-2.0",
+    "epl-1.0", "epl-2.0", "etalab-2.0", "eupl-1.1", "eupl-1.2", "agpl-3.0", "gfdl", "gpl",
+    "gpl-2.0", "gpl-3.0", "lgpl", "lgpl-2.1", "lgpl-3.0", "isc", "h-research",
+    "intel-research", "lppl-1.3c", "ms-pl", "apple-ascl", "apple-amlr", "mpl-2.0", "odc-by",
+    "odbl", "openmdw-1.0", "openmdw-1.1", "openrail++", "osl-3.0", "postgresql", "ofl-1.1",
+    "ncsa", "unlicense", "zlib", "pddl", "lgpl-lr", "deepfloyd-if-license",
+    "fair-noncommercial-research-license", "llama2", "llama3", "llama3.1", "llama3.2",
+    "llama3.3", "llama4", "grok2-community", "gemma", "unknown", "other",
+];
+
+/// Space SDKs (`sdk:`), as huggingface_hub's `SPACES_SDK_TYPES`.
+pub const SPACE_SDKS: &[&str] = &["gradio", "streamlit", "docker", "static"];
+
+/// Colours a Space's `colorFrom` / `colorTo` may take.
+#[rustfmt::skip]
+const SPACE_COLORS: &[&str] = &[
+    "red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray",
+];
+
+/// Keys whose value is a string.
+#[rustfmt::skip]
+const STRING_KEYS: &[&str] = &[
+    "license_name", "license_link", "library_name", "pipeline_tag", "pretty_name", "thumbnail",
+    "new_version", "title", "emoji", "sdk_version", "python_version", "app_file",
+    "short_description",
+];
+
+/// Keys whose value is a string or a list of strings.
+#[rustfmt::skip]
+const STRING_LIST_KEYS: &[&str] = &[
+    "language", "tags", "datasets", "metrics", "base_model", "models", "task_categories",
+    "task_ids", "size_categories", "annotations_creators", "language_creators",
+    "multilinguality", "source_datasets", "paperswithcode_id",
+];
+
+/// Keys whose value is a boolean.
+const BOOL_KEYS: &[&str] = &["pinned", "disable_embedding", "fullWidth"];
+
+/// The warning huggingface.co gives for a card without metadata.
+pub const NO_METADATA: &str = "Empty or missing yaml metadata in repo card \
+     (https://huggingface.co/docs/hub/model-cards#model-card-metadata)";
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+fn is_string_list(v: &Value) -> bool {
+    match v {
+        Value::String(_) => true,
+        Value::Array(a) => a.iter().all(Value::is_string),
+        _ => false,
+    }
+}
+
+/// Check card metadata the way huggingface.co does for `POST /api/validate-yaml`: YAML that
+/// parses to a mapping, known licenses, the types of the known keys, the `model-index`
+/// structure. A card without metadata is only warned about.
 pub fn validate(readme: &str) -> Validation {
     let mut v = Validation::default();
-    match card_data(readme) {
-        Err(e) => v.errors.push(e),
-        Ok(Some(Value::Object(map))) => {
-            if let Some(tags) = map.get("tags") {
-                if !tags.is_array() && !tags.is_string() {
-                    v.errors.push("\"tags\" must be a list of strings".into());
-                }
-            }
-            if let Some(lic) = map.get("license") {
-                if !lic.is_string() && !lic.is_array() {
-                    v.errors.push("\"license\" must be a string".into());
-                }
+    let map = match card_data(readme) {
+        Err(e) => {
+            v.errors.push(e);
+            return v;
+        }
+        Ok(Some(Value::Object(map))) if !map.is_empty() => map,
+        Ok(_) => {
+            v.warnings.push(NO_METADATA.into());
+            return v;
+        }
+    };
+    for (key, value) in &map {
+        if value.is_null() {
+            continue;
+        }
+        let k = key.as_str();
+        if STRING_KEYS.contains(&k) && !value.is_string() {
+            v.errors.push(format!(
+                "\"{k}\" must be a string, not {}",
+                type_name(value)
+            ));
+        } else if STRING_LIST_KEYS.contains(&k) && !is_string_list(value) {
+            v.errors.push(format!(
+                "\"{k}\" must be a string or a list of strings, not {}",
+                type_name(value)
+            ));
+        } else if BOOL_KEYS.contains(&k) && !value.is_boolean() {
+            v.errors.push(format!(
+                "\"{k}\" must be a boolean, not {}",
+                type_name(value)
+            ));
+        }
+    }
+    if let Some(lic) = map.get("license").filter(|l| !l.is_null()) {
+        check_license(lic, &mut v.errors);
+        if lic.as_str() == Some("other") && map.get("license_name").is_none() {
+            v.warnings.push(
+                "\"license: other\" should come with a \"license_name\" (and a LICENSE file or \"license_link\")"
+                    .into(),
+            );
+        }
+    }
+    if let Some(sdk) = map.get("sdk").filter(|s| !s.is_null()) {
+        if !sdk.as_str().is_some_and(|s| SPACE_SDKS.contains(&s)) {
+            v.errors
+                .push(format!("\"sdk\" must be one of {}", SPACE_SDKS.join(", ")));
+        }
+    }
+    for key in ["colorFrom", "colorTo"] {
+        if let Some(c) = map.get(key).filter(|c| !c.is_null()) {
+            if !c.as_str().is_some_and(|c| SPACE_COLORS.contains(&c)) {
+                v.errors.push(format!(
+                    "\"{key}\" must be one of {}",
+                    SPACE_COLORS.join(", ")
+                ));
             }
         }
-        Ok(_) => {}
+    }
+    if let Some(p) = map.get("app_port").filter(|p| !p.is_null()) {
+        if !p.as_u64().is_some_and(|p| (1..=65535).contains(&p)) {
+            v.errors
+                .push("\"app_port\" must be a port number (1 to 65535)".into());
+        }
+    }
+    if let Some(mi) = map.get("model-index").filter(|m| !m.is_null()) {
+        check_model_index(mi, &mut v.errors);
     }
     v
+}
+
+fn check_license(lic: &Value, errors: &mut Vec<String>) {
+    let known = |s: &str| LICENSES.contains(&s);
+    let bad: Vec<String> = match lic {
+        Value::String(s) if known(s) => vec![],
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) if !a.is_empty() => a
+            .iter()
+            .filter(|l| !l.as_str().is_some_and(known))
+            .map(|l| l.as_str().map_or_else(|| l.to_string(), str::to_string))
+            .collect(),
+        other => {
+            errors.push(format!(
+                "\"license\" must be a license identifier (or a list of them), not {}",
+                type_name(other)
+            ));
+            return;
+        }
+    };
+    for l in bad {
+        errors.push(format!(
+            "\"license\" must be one of the identifiers listed at \
+             https://huggingface.co/docs/hub/repositories-licenses (got \"{l}\"); \
+             use \"other\" with \"license_name\" for any other license"
+        ));
+    }
+}
+
+/// `model-index`: a list of `{name, results: [{task: {type}, dataset: {type, name},
+/// metrics: [{type, value}]}]}`, as the Hub's evaluation results widget reads it.
+fn check_model_index(mi: &Value, errors: &mut Vec<String>) {
+    let Value::Array(models) = mi else {
+        errors.push(format!(
+            "\"model-index\" must be a list of models, not {}",
+            type_name(mi)
+        ));
+        return;
+    };
+    let need_str =
+        |obj: &serde_json::Map<String, Value>, key: &str, at: &str, errors: &mut Vec<String>| {
+            match obj.get(key) {
+                Some(Value::String(_)) => {}
+                None | Some(Value::Null) => errors.push(format!("\"{at}.{key}\" is required")),
+                Some(other) => errors.push(format!(
+                    "\"{at}.{key}\" must be a string, not {}",
+                    type_name(other)
+                )),
+            }
+        };
+    for (i, m) in models.iter().enumerate() {
+        let at = format!("model-index[{i}]");
+        let Value::Object(m) = m else {
+            errors.push(format!("\"{at}\" must be a mapping, not {}", type_name(m)));
+            continue;
+        };
+        need_str(m, "name", &at, errors);
+        let Some(Value::Array(results)) = m.get("results") else {
+            errors.push(format!("\"{at}.results\" must be a list of results"));
+            continue;
+        };
+        for (j, r) in results.iter().enumerate() {
+            let at = format!("{at}.results[{j}]");
+            let Value::Object(r) = r else {
+                errors.push(format!("\"{at}\" must be a mapping, not {}", type_name(r)));
+                continue;
+            };
+            match r.get("task") {
+                Some(Value::Object(t)) => need_str(t, "type", &format!("{at}.task"), errors),
+                _ => errors.push(format!("\"{at}.task\" must be a mapping with a \"type\"")),
+            }
+            match r.get("dataset") {
+                Some(Value::Object(d)) => {
+                    need_str(d, "type", &format!("{at}.dataset"), errors);
+                    need_str(d, "name", &format!("{at}.dataset"), errors);
+                }
+                _ => errors.push(format!(
+                    "\"{at}.dataset\" must be a mapping with a \"type\" and a \"name\""
+                )),
+            }
+            match r.get("metrics") {
+                Some(Value::Array(ms)) if !ms.is_empty() => {
+                    for (k, metric) in ms.iter().enumerate() {
+                        let at = format!("{at}.metrics[{k}]");
+                        let Value::Object(metric) = metric else {
+                            errors.push(format!(
+                                "\"{at}\" must be a mapping, not {}",
+                                type_name(metric)
+                            ));
+                            continue;
+                        };
+                        need_str(metric, "type", &at, errors);
+                        if metric.get("value").is_none_or(Value::is_null) {
+                            errors.push(format!("\"{at}.value\" is required"));
+                        }
+                    }
+                }
+                _ => errors.push(format!("\"{at}.metrics\" must be a non-empty list")),
+            }
+        }
+    }
 }
 
 /// Tags the repo info shows: the card's `tags`, plus `license:X` and the library name.
@@ -97,5 +322,41 @@ mod tests {
         assert!(!validate("---\nfoo: [unclosed\n---\n").errors.is_empty());
         assert!(!validate("---\ntags: 3\n---\n").errors.is_empty());
         assert!(validate("---\ntags: [x]\n---\n").errors.is_empty());
+    }
+
+    #[test]
+    fn validates_like_the_hub() {
+        let ok = |y: &str| {
+            let v = validate(&format!("---\n{y}\n---\n# card\n"));
+            assert!(v.errors.is_empty(), "{y}: {:?}", v.errors);
+            v
+        };
+        let bad = |y: &str| {
+            let v = validate(&format!("---\n{y}\n---\n"));
+            assert!(!v.errors.is_empty(), "{y} passed");
+            v.errors.join("; ")
+        };
+        ok("license: apache-2.0\nlanguage: [en, fr]\nlibrary_name: transformers");
+        ok("license: [mit, cc-by-4.0]\ndatasets: squad");
+        assert!(!ok("license: other").warnings.is_empty());
+        ok("license: other\nlicense_name: mine\nlicense_link: LICENSE");
+        ok("sdk: gradio\ncolorFrom: blue\ncolorTo: pink\npinned: false\napp_port: 7860");
+        ok("model-index:\n- name: m\n  results:\n  - task: {type: text-classification}\n    dataset: {type: glue, name: GLUE}\n    metrics:\n    - {type: accuracy, value: 0.9}");
+        assert!(bad("license: asdf").contains("asdf"));
+        assert!(bad("license: [mit, nope]").contains("nope"));
+        assert!(bad("license: 3").contains("license"));
+        assert!(bad("model-index: foo").contains("model-index"));
+        assert!(bad("model-index:\n- results: []").contains("model-index[0].name"));
+        assert!(bad("model-index:\n- name: m\n  results:\n  - task: {}\n    dataset: {type: x}\n    metrics: []")
+            .contains("results[0].task.type"));
+        assert!(bad("language: {en: 1}").contains("language"));
+        assert!(bad("library_name: [a]").contains("library_name"));
+        assert!(bad("pinned: maybe").contains("pinned"));
+        assert!(bad("sdk: php").contains("sdk"));
+        assert!(bad("colorFrom: mauve").contains("colorFrom"));
+        for empty in ["# no card\n", "---\n---\n# x\n", ""] {
+            let v = validate(empty);
+            assert!(v.errors.is_empty() && v.warnings == vec![NO_METADATA.to_string()]);
+        }
     }
 }

@@ -14,6 +14,10 @@ pub enum Error {
     RevisionNotFound(String),
     #[error("{0}")]
     EntryNotFound(String),
+    /// A path no route answers: a plain 404 without an HF error code, so clients do not
+    /// mistake it for a missing file ("Entry not found") or repository.
+    #[error("{0}")]
+    NoRoute(String),
     #[error("{0}")]
     BadRequest(String),
     /// Input that parses but is semantically wrong (HF answers 422 for bad paths).
@@ -101,6 +105,9 @@ impl Error {
     pub fn revision_not_found(rev: &str) -> Self {
         Error::RevisionNotFound(format!("Invalid rev id: {rev}"))
     }
+    pub fn no_route() -> Self {
+        Error::NoRoute("No such route on this hub".into())
+    }
     pub fn entry_not_found(path: &str) -> Self {
         Error::EntryNotFound(format!("Entry not found: {path}"))
     }
@@ -108,7 +115,10 @@ impl Error {
     /// HTTP status code for this error.
     pub fn status(&self) -> u16 {
         match self {
-            Error::RepoNotFound(_) | Error::RevisionNotFound(_) | Error::EntryNotFound(_) => 404,
+            Error::RepoNotFound(_)
+            | Error::RevisionNotFound(_)
+            | Error::EntryNotFound(_)
+            | Error::NoRoute(_) => 404,
             Error::BadRequest(_) => 400,
             Error::Unprocessable(_) => 422,
             Error::Unauthorized(_) => 401,
@@ -125,9 +135,11 @@ impl Error {
         }
     }
 
-    /// The `X-Error-Code` value; the HF client keys its exception classes on it.
-    pub fn code(&self) -> &'static str {
-        match self {
+    /// The `X-Error-Code` value; the HF client keys its exception classes on it. `None` for
+    /// an unknown route, which carries no HF code at all.
+    pub fn code(&self) -> Option<&'static str> {
+        Some(match self {
+            Error::NoRoute(_) => return None,
             Error::RepoNotFound(_) => "RepoNotFound",
             Error::RevisionNotFound(_) => "RevisionNotFound",
             Error::EntryNotFound(_) => "EntryNotFound",
@@ -144,7 +156,7 @@ impl Error {
             Error::Unavailable(_) | Error::Busy(_) => "ServiceUnavailable",
             Error::InsufficientStorage(_) => "InsufficientStorage",
             Error::Database(_) | Error::Io(_) | Error::Internal(_) => "ServerError",
-        }
+        })
     }
 
     /// Message safe to show to a client: internal details stay in the logs.

@@ -2,6 +2,7 @@
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
+use crate::commits::gitattributes::LfsAttributes;
 use crate::error::{Error, Result};
 use crate::files::paths_info;
 use crate::hub::Hub;
@@ -13,6 +14,10 @@ pub struct Candidate {
     pub path: String,
     pub size: u64,
 }
+
+/// Largest `.gitattributes` read for LFS rules (git itself warns past 100 MB; real ones are a
+/// few KB, and the client re-asks for every batch of files).
+const MAX_ATTRIBUTES: u64 = 1 << 20;
 
 /// The decision for one file.
 #[derive(Debug, Clone)]
@@ -65,6 +70,17 @@ pub async fn decide(
         },
     };
     let matcher = ignore_text.as_deref().and_then(gitignore);
+    // The revision's `.gitattributes` routes files through LFS too (`*.png filter=lfs`), as
+    // git would when the same files are pushed.
+    let attributes = match hub.objects.entry_at(repo, root, ".gitattributes").await? {
+        Some(e)
+            if e.is_blob() && hub.objects.blob_info(repo, &e.oid).await?.size <= MAX_ATTRIBUTES =>
+        {
+            let text = String::from_utf8_lossy(&hub.objects.blob(repo, &e.oid).await?).into_owned();
+            Some(LfsAttributes::parse(&text))
+        }
+        _ => None,
+    };
     let existing = paths_info(hub, repo, root, &paths).await?;
     let eff = {
         let repo_lfs = hub
@@ -88,7 +104,8 @@ pub async fn decide(
                 .as_ref()
                 .is_some_and(|m| m.matched_path_or_any_parents(&path, false).is_ignore());
             Decision {
-                lfs: is_lfs(&path, f.size, eff.threshold_bytes, &eff.suffix_rules),
+                lfs: is_lfs(&path, f.size, eff.threshold_bytes, &eff.suffix_rules)
+                    || attributes.as_ref().is_some_and(|a| a.tracks(&path)),
                 path: f.path.clone(),
                 should_ignore,
                 oid,

@@ -53,7 +53,9 @@ impl IntoResponse for ApiError {
             body["url"] = serde_json::Value::String(u.clone());
         }
         let mut headers = HeaderMap::new();
-        headers.insert("x-error-code", HeaderValue::from_static(e.code()));
+        if let Some(code) = e.code() {
+            headers.insert("x-error-code", HeaderValue::from_static(code));
+        }
         headers.insert("x-error-message", header_safe(&message));
         if let Error::RangeNotSatisfiable { size, .. } = &e {
             headers.insert("content-range", header_safe(&format!("bytes */{size}")));
@@ -144,7 +146,7 @@ mod tests {
     fn out_of_space_is_507_with_a_clear_message() {
         let full: Error = std::io::Error::from(std::io::ErrorKind::StorageFull).into();
         assert_eq!(full.status(), 507);
-        assert_eq!(full.code(), "InsufficientStorage");
+        assert_eq!(full.code(), Some("InsufficientStorage"));
         assert!(full.public_message().contains("out of storage space"));
         let quota: Error = std::io::Error::from(std::io::ErrorKind::QuotaExceeded).into();
         assert_eq!(quota.status(), 507);

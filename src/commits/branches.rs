@@ -78,20 +78,25 @@ pub async fn delete_branch(hub: &Hub, repo: &Repo, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Tag `revision`; with a message the tag is an annotated tag object.
+/// Tag `revision`; with a message the tag is an annotated tag object. The revision is
+/// checked first (an unknown one is `RevisionNotFound` whatever the tag), then the tag name
+/// (`None`: the request named none).
 pub async fn create_tag(
     hub: &Hub,
     caller: &Caller,
     repo: &Repo,
     revision: &str,
-    tag: &str,
+    tag: Option<&str>,
     message: Option<&str>,
-) -> Result<String> {
+) -> Result<(String, String)> {
+    let commit = refs::resolve(hub, repo, revision).await?.commit;
+    let tag = tag.ok_or_else(|| {
+        Error::bad_request("The tag name is required in the body: {\"tag\": ...}")
+    })?;
     validate_ref_name(tag)?;
     if let Some(m) = message {
         check_no_nul(m.as_bytes(), "The tag message")?;
     }
-    let commit = refs::resolve(hub, repo, revision).await?.commit;
     let target = match message.filter(|m| !m.trim().is_empty()) {
         Some(msg) => {
             let t = Tag {
@@ -115,7 +120,7 @@ pub async fn create_tag(
             url: None,
         });
     }
-    Ok(commit)
+    Ok((tag.to_string(), commit))
 }
 
 pub async fn delete_tag(hub: &Hub, repo: &Repo, tag: &str) -> Result<()> {

@@ -4,6 +4,7 @@ pub mod apply;
 pub mod branches;
 pub mod gitattributes;
 pub mod ops;
+pub mod rewrite;
 pub mod tree_edit;
 pub mod turns;
 

@@ -107,19 +107,18 @@ impl<'a> TreeEditor<'a> {
         Ok(())
     }
 
-    /// Remove a file; `EntryNotFound` when there is no file at `path`.
+    /// Remove the file at `path`, or the folder (and everything under it) when `path` is
+    /// one, as huggingface.co does for a `deletedFile` naming a folder; `EntryNotFound` when
+    /// there is nothing at `path`.
     pub async fn delete_file(&mut self, path: &str) -> Result<()> {
         let missing =
             || Error::EntryNotFound(format!("A file with this name doesn't exist: {path}"));
         let (dirs, name) = split(path);
         let node = self.dir_mut(&dirs, false).await?.ok_or_else(missing)?;
-        match node.entries.get(name) {
-            Some(Slot::Kept(e)) if !e.is_tree() => {
-                node.entries.remove(name);
-                Ok(())
-            }
-            _ => Err(missing()),
+        if node.entries.remove(name).is_none() {
+            return Err(missing());
         }
+        Ok(())
     }
 
     /// Remove a directory and everything under it.

@@ -17,6 +17,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../../migrations/0004_object_storage.sql")),
     (5, include_str!("../../migrations/0005_xet.sql")),
     (6, include_str!("../../migrations/0006_xet_access.sql")),
+    (7, include_str!("../../migrations/0007_repo_ids_nocase.sql")),
 ];
 
 /// SQLite DDL → PostgreSQL DDL: 64-bit integers, generated ids, bytea.

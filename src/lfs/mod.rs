@@ -5,6 +5,7 @@
 //! repository that holds it.
 
 mod batch;
+pub mod repo_files;
 pub mod settings;
 mod sign;
 mod upload;

@@ -21,6 +21,25 @@ pub struct CreateRepo {
     pub namespace: String,
     pub name: String,
     pub private: bool,
+    /// A Space's SDK (`gradio`, `streamlit`, `docker`, `static`); ignored for other types.
+    pub sdk: Option<String>,
+}
+
+/// The `README.md` a new Space starts with, as huggingface.co writes it: the card metadata a
+/// Space is configured by.
+pub fn space_readme(name: &str, sdk: Option<&str>) -> String {
+    let mut meta = format!("title: {name}\nemoji: \u{1f680}\ncolorFrom: blue\ncolorTo: purple\n");
+    if let Some(sdk) = sdk {
+        meta.push_str(&format!("sdk: {sdk}\n"));
+        if matches!(sdk, "gradio" | "streamlit") {
+            meta.push_str("app_file: app.py\n");
+        }
+    }
+    meta.push_str("pinned: false\n");
+    format!(
+        "---\n{meta}---\n\nCheck out the configuration reference at \
+         https://huggingface.co/docs/hub/spaces-config-reference\n"
+    )
 }
 
 /// The `.gitattributes` a new repo starts with: the LFS suffixes routed through LFS.
@@ -32,33 +51,68 @@ pub fn initial_gitattributes(suffixes: &[String]) -> String {
     s
 }
 
-fn conflict_url(hub: &Hub, t: RepoType, ns: &str, name: &str) -> String {
-    hub.url(&format!("/{}{ns}/{name}", t.url_prefix()))
-}
-
 /// Create a repository with its initial commit (`.gitattributes`, author `system`).
+///
+/// The namespace is matched ignoring case and the repo takes its exact spelling; an id that
+/// differs from an existing one only in case (or in `-`/`_`) is a conflict, as on
+/// huggingface.co.
 pub async fn create_repo(hub: &Hub, caller: Option<&Caller>, req: CreateRepo) -> Result<Repo> {
     names::validate_namespace(&req.namespace)?;
     names::validate_repo_name(&req.name)?;
+    if let Some(sdk) = req
+        .sdk
+        .as_deref()
+        .filter(|_| req.repo_type == RepoType::Space)
+    {
+        if !crate::card::SPACE_SDKS.contains(&sdk) {
+            return Err(Error::bad_request(format!(
+                "Invalid sdk '{sdk}': use one of {}",
+                crate::card::SPACE_SDKS.join(", ")
+            )));
+        }
+    }
+    let repo = insert_row(hub, caller, &req, None).await?;
+    let readme =
+        (repo.repo_type == RepoType::Space).then(|| space_readme(&repo.name, req.sdk.as_deref()));
+    let done = initialise(hub, &repo, readme.as_deref()).await;
+    undo_if_failed(hub, &repo, done).await.map(|()| repo)
+}
+
+/// The row of a new repository, without any ref yet. The namespace is matched ignoring case
+/// and takes its exact spelling; the caller must be allowed to create there; another spelling
+/// of an existing id is a conflict. With `quota_bytes`, the namespace's quota (for the new
+/// repo's visibility) must take that much more first.
+pub(super) async fn insert_row(
+    hub: &Hub,
+    caller: Option<&Caller>,
+    req: &CreateRepo,
+    quota_bytes: Option<u64>,
+) -> Result<Repo> {
     let caller_owned = caller.cloned();
-    let url = conflict_url(hub, req.repo_type, &req.namespace, &req.name);
-    let r = req.clone();
-    let repo = hub
-        .db
+    let base_url = hub.config.base_url.clone();
+    let mut r = req.clone();
+    hub.db
         .call(move |c| {
-            let owner: Option<i64> = c
-                .query_row("SELECT id FROM users WHERE username = ?1", [&r.namespace], |row| row.get(0))
-                .ok();
+            let owner = super::canonical_namespace(c, &r.namespace)?;
+            if let Some((_, exact)) = &owner {
+                r.namespace = exact.clone();
+            }
             perms::require_create_in(c, &r.namespace, caller_owned.as_ref())?;
-            let Some(owner_id) = owner else {
+            let Some((owner_id, _)) = owner else {
                 return Err(Error::bad_request(format!("Namespace '{}' does not exist", r.namespace)));
             };
-            let conflict = || Error::Conflict {
+            let conflict = |existing: Option<&Repo>| Error::Conflict {
                 message: format!("You already created this {} repo", r.repo_type.as_str()),
-                url: Some(url.clone()),
+                url: Some(match existing {
+                    Some(e) => format!("{base_url}{}", e.web_path()),
+                    None => format!("{base_url}/{}{}/{}", r.repo_type.url_prefix(), r.namespace, r.name),
+                }),
             };
-            if matches!(find_repo(c, r.repo_type, &r.namespace, &r.name)?, Lookup::Found(_)) {
-                return Err(conflict());
+            if let Lookup::Found(existing) = find_repo(c, r.repo_type, &r.namespace, &r.name)? {
+                return Err(conflict(Some(&existing)));
+            }
+            if let Some(bytes) = quota_bytes {
+                crate::quota::check(c, None, &r.namespace, r.private, bytes)?;
             }
             let res = c.execute(
                 "INSERT INTO repos (repo_type, namespace, name, normalized_name, owner_id, private, created_at, updated_at) \
@@ -67,55 +121,63 @@ pub async fn create_repo(hub: &Hub, caller: Option<&Caller>, req: CreateRepo) ->
             );
             match res {
                 Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => return Err(conflict()),
+                Err(e) if is_unique_violation(&e) => return Err(conflict(None)),
                 Err(e) => return Err(e.into()),
             }
             get_repo(c, r.repo_type, &r.namespace, &r.name)
         })
-        .await?;
-    match initialise(hub, &repo).await {
-        Ok(()) => Ok(repo),
-        Err(e) => {
-            // Nothing stays half created (a row without `main` would answer 409 to the retry,
-            // after a full disk for instance): the row goes as a deleted repo's does, and GC
-            // takes whatever objects were written.
-            let (id, label) = (repo.id, deleted_label(&repo));
-            let undo = hub
-                .db
-                .call(move |c| {
-                    let tx = crate::db::write_tx(c)?;
-                    forget_repo(&tx, id, &label)?;
-                    tx.commit()?;
-                    Ok(())
-                })
-                .await;
-            if let Err(undo) = undo {
-                tracing::error!(repo = %repo.full_id(), error = %undo, "could not undo a failed repo creation");
-            }
-            Err(e)
-        }
-    }
+        .await
 }
 
-/// The initial commit of a new repo and its `main`. A moved repo's old name is free again
-/// once something new takes it, so its redirect goes in the same transaction.
-async fn initialise(hub: &Hub, repo: &Repo) -> Result<()> {
+/// Nothing stays half created (a row without `main` would answer 409 to the retry, after a
+/// full disk for instance): when `done` failed, the row goes as a deleted repo's does, and GC
+/// takes whatever objects were written.
+pub(super) async fn undo_if_failed(hub: &Hub, repo: &Repo, done: Result<()>) -> Result<()> {
+    let Err(e) = done else {
+        return Ok(());
+    };
+    let (id, label) = (repo.id, deleted_label(repo));
+    let undo = hub
+        .db
+        .call(move |c| {
+            let tx = crate::db::write_tx(c)?;
+            forget_repo(&tx, id, &label)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await;
+    if let Err(undo) = undo {
+        tracing::error!(repo = %repo.full_id(), error = %undo, "could not undo a failed repo creation");
+    }
+    Err(e)
+}
+
+/// The initial commit of a new repo and its `main` (`.gitattributes`, and a Space's
+/// `README.md`). A moved repo's old name is free again once something new takes it, so its
+/// redirect goes in the same transaction.
+async fn initialise(hub: &Hub, repo: &Repo, readme: Option<&str>) -> Result<()> {
     let attrs = initial_gitattributes(&hub.config.lfs_suffix_rules);
     let blob = hub
         .objects
         .write(repo.id, Kind::Blob, attrs.as_bytes())
         .await?;
-    let tree = hub
-        .objects
-        .write_tree(
-            repo.id,
-            &mut [TreeEntry {
-                mode: MODE_FILE.into(),
-                name: ".gitattributes".into(),
-                oid: blob,
-            }],
-        )
-        .await?;
+    let mut entries = vec![TreeEntry {
+        mode: MODE_FILE.into(),
+        name: ".gitattributes".into(),
+        oid: blob,
+    }];
+    if let Some(text) = readme {
+        let oid = hub
+            .objects
+            .write(repo.id, Kind::Blob, text.as_bytes())
+            .await?;
+        entries.push(TreeEntry {
+            mode: MODE_FILE.into(),
+            name: "README.md".into(),
+            oid,
+        });
+    }
+    let tree = hub.objects.write_tree(repo.id, &mut entries).await?;
     let sig = Signature::now("system", "system@kohaku.local");
     let commit = Commit {
         tree,
@@ -136,8 +198,8 @@ async fn initialise(hub: &Hub, repo: &Repo) -> Result<()> {
             let tx = crate::db::write_tx(c)?;
             cas_ref(&tx, id, MAIN, None, Some(&commit_id))?;
             tx.execute(
-                "DELETE FROM repo_redirects WHERE repo_type = ?1 AND namespace = ?2 AND name = ?3",
-                params![t.as_str(), ns, name],
+                "DELETE FROM repo_redirects WHERE repo_type = ?1 AND lower(namespace) = ?2 AND lower(name) = ?3",
+                params![t.as_str(), ns.to_ascii_lowercase(), name.to_ascii_lowercase()],
             )?;
             tx.commit()?;
             Ok(())
@@ -203,12 +265,12 @@ pub async fn move_repo(
                 _ => return Err(Error::repo_not_found()),
             };
             perms::require_admin(c, &repo, caller.as_ref())?;
+            let owner = super::canonical_namespace(c, &to_ns)?;
+            let to_ns = owner.as_ref().map_or(to_ns, |(_, exact)| exact.clone());
             if to_ns != repo.namespace {
                 perms::require_create_in(c, &to_ns, caller.as_ref())?;
             }
-            let owner: Option<i64> =
-                c.query_row("SELECT id FROM users WHERE username = ?1", [&to_ns], |r| r.get(0)).ok();
-            let Some(owner_id) = owner else {
+            let Some((owner_id, _)) = owner else {
                 return Err(Error::bad_request(format!("Namespace '{to_ns}' does not exist")));
             };
             let clash: Option<i64> = c
@@ -228,18 +290,21 @@ pub async fn move_repo(
             let tx = crate::db::write_tx(c)?;
             let now = now_str();
             tx.execute(
-                "DELETE FROM repo_redirects WHERE repo_type = ?1 AND namespace = ?2 AND name = ?3",
-                params![t.as_str(), to_ns, to_name],
+                "DELETE FROM repo_redirects WHERE repo_type = ?1 AND lower(namespace) = ?2 AND lower(name) = ?3",
+                params![t.as_str(), to_ns.to_ascii_lowercase(), to_name.to_ascii_lowercase()],
             )?;
             tx.execute(
                 "UPDATE repos SET namespace = ?1, name = ?2, normalized_name = ?3, owner_id = ?4, updated_at = ?5 WHERE id = ?6",
                 params![to_ns, to_name, names::normalize(&to_name), owner_id, now, repo.id],
             )?;
-            tx.execute(
-                "INSERT INTO repo_redirects (repo_type, namespace, name, repo_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
-                 ON CONFLICT (repo_type, namespace, name) DO UPDATE SET repo_id = excluded.repo_id, created_at = excluded.created_at",
-                params![t.as_str(), from_ns, from_name, repo.id, now],
-            )?;
+            // The old id as it was stored, whatever spelling the request used.
+            if !(repo.namespace.eq_ignore_ascii_case(&to_ns) && repo.name.eq_ignore_ascii_case(&to_name)) {
+                tx.execute(
+                    "INSERT INTO repo_redirects (repo_type, namespace, name, repo_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+                     ON CONFLICT (repo_type, namespace, name) DO UPDATE SET repo_id = excluded.repo_id, created_at = excluded.created_at",
+                    params![t.as_str(), repo.namespace, repo.name, repo.id, now],
+                )?;
+            }
             tx.commit()?;
             get_repo(c, t, &to_ns, &to_name)
         })

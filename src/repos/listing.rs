@@ -1,6 +1,6 @@
 //! Listing repositories with the filters of `GET /api/{type}s`, privacy respected.
 
-use crate::db::{params_from_iter, Conn};
+use crate::db::{params_from_iter, Conn, OptionalExtension};
 
 use super::{repo_from_row, Repo, REPO_COLS};
 use crate::accounts::Caller;
@@ -66,8 +66,8 @@ pub fn list_repos(conn: &Conn, caller: Option<&Caller>, q: &ListQuery) -> Result
         sql.push_str(&format!(" AND r.repo_type = ?{}", args.len()));
     }
     if let Some(a) = &q.author {
-        args.push(a.clone());
-        sql.push_str(&format!(" AND r.namespace = ?{}", args.len()));
+        args.push(a.to_ascii_lowercase());
+        sql.push_str(&format!(" AND lower(r.namespace) = ?{}", args.len()));
     }
     for s in &q.search {
         let escaped = s
@@ -117,4 +117,50 @@ pub fn list_repos(conn: &Conn, caller: Option<&Caller>, q: &ListQuery) -> Result
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(params_from_iter(args.iter()), repo_from_row)?;
     Ok(rows.collect::<crate::db::DbResult<Vec<_>>>()?)
+}
+
+/// Every repository of `namespace` with its stored usage (largest first, then newest), and the
+/// namespace's total usage: what `list_user_repos()` / `hf repos ls` show. Only the namespace's
+/// user, members of its organization and hub admins may see it.
+pub fn namespace_storage(
+    conn: &Conn,
+    caller: &Caller,
+    namespace: &str,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<(Repo, u64)>, u64)> {
+    let owner: Option<(String, bool)> = conn
+        .query_row(
+            "SELECT username, is_org FROM users WHERE lower(username) = ?1",
+            [namespace.to_ascii_lowercase()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((ns, is_org)) = owner else {
+        return Err(Error::EntryNotFound(format!(
+            "Namespace '{namespace}' not found"
+        )));
+    };
+    let allowed = caller.user.is_admin
+        || caller.user.username == ns
+        || (is_org && crate::orgs::role_in(conn, &ns, caller.user.id)?.is_some());
+    if !allowed {
+        return Err(Error::Forbidden(format!(
+            "Only members of '{ns}' can list its repositories' storage"
+        )));
+    }
+    let total: i64 = conn.query_row(
+        "SELECT COALESCE(SUM(used_bytes), 0) FROM repos WHERE namespace = ?1",
+        [&ns],
+        |r| r.get(0),
+    )?;
+    let rows = conn.query_all(
+        &format!(
+            "SELECT {REPO_COLS}, r.used_bytes FROM repos r WHERE r.namespace = ?1 \
+             ORDER BY r.used_bytes DESC, r.id DESC LIMIT {limit} OFFSET {offset}"
+        ),
+        [&ns],
+        |r| Ok((repo_from_row(r)?, r.get::<_, i64>(11)?.max(0) as u64)),
+    )?;
+    Ok((rows, total.max(0) as u64))
 }

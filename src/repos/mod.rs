@@ -1,13 +1,15 @@
 //! Repositories: rows, lookup (with redirects after a move), creation, deletion, move, settings.
 
 mod create;
+mod duplicate;
 mod listing;
 pub mod refs;
 
 pub use create::{
     create_repo, delete_repo, move_repo, update_settings, CreateRepo, SettingsUpdate,
 };
-pub use listing::{list_repos, ListQuery, SortKey};
+pub use duplicate::duplicate_repo;
+pub use listing::{list_repos, namespace_storage, ListQuery, SortKey};
 
 use crate::db::{Conn, OptionalExtension, Row};
 use crate::params;
@@ -76,8 +78,11 @@ pub enum Lookup {
     Missing,
 }
 
+/// Look a repo up by id. Ids are case-insensitive, as on huggingface.co (`alice/model` finds
+/// `Alice/Model`); answers keep the stored spelling. Two spellings of one id cannot both exist
+/// (the namespace is a user's or org's exact name, and names are unique once normalised).
 pub fn find_repo(conn: &Conn, t: RepoType, ns: &str, name: &str) -> Result<Lookup> {
-    // Hot path (every resolve): cached statements.
+    // Hot path (every resolve): cached statements, the exact spelling first.
     let direct = conn
         .prepare(&format!("SELECT {REPO_COLS} FROM repos r WHERE r.repo_type = ?1 AND r.namespace = ?2 AND r.name = ?3"))?
         .query_row(params![t.as_str(), ns, name], repo_from_row)
@@ -85,17 +90,40 @@ pub fn find_repo(conn: &Conn, t: RepoType, ns: &str, name: &str) -> Result<Looku
     if let Some(r) = direct {
         return Ok(Lookup::Found(r));
     }
+    let (lns, lname) = (ns.to_ascii_lowercase(), name.to_ascii_lowercase());
+    let folded = conn
+        .prepare(&format!(
+            "SELECT {REPO_COLS} FROM repos r WHERE r.repo_type = ?1 AND lower(r.namespace) = ?2 \
+             AND lower(r.name) = ?3 ORDER BY r.id LIMIT 1"
+        ))?
+        .query_row(params![t.as_str(), lns, lname], repo_from_row)
+        .optional()?;
+    if let Some(r) = folded {
+        return Ok(Lookup::Found(r));
+    }
     let moved = conn
         .query_row(
             &format!(
                 "SELECT {REPO_COLS} FROM repo_redirects d JOIN repos r ON r.id = d.repo_id \
-                 WHERE d.repo_type = ?1 AND d.namespace = ?2 AND d.name = ?3"
+                 WHERE d.repo_type = ?1 AND lower(d.namespace) = ?2 AND lower(d.name) = ?3 \
+                 ORDER BY (d.namespace = ?4 AND d.name = ?5) DESC, d.created_at DESC LIMIT 1"
             ),
-            params![t.as_str(), ns, name],
+            params![t.as_str(), lns, lname, ns, name],
             repo_from_row,
         )
         .optional()?;
     Ok(moved.map(Lookup::Moved).unwrap_or(Lookup::Missing))
+}
+
+/// The exact name of the user or organization `ns` names, ignoring case (`None`: none).
+pub fn canonical_namespace(conn: &Conn, ns: &str) -> Result<Option<(i64, String)>> {
+    Ok(conn
+        .query_row(
+            "SELECT id, username FROM users WHERE lower(username) = ?1 ORDER BY id LIMIT 1",
+            [ns.to_ascii_lowercase()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
 }
 
 /// Find a repo, following redirects silently (for API calls that act on the repo).

@@ -175,6 +175,11 @@ pub async fn finish_resolve(
                 branch: None,
             });
         }
+    } else if let Some(commit) = resolve_short_id(hub, repo.id, rev).await? {
+        return Ok(Resolved {
+            commit,
+            branch: None,
+        });
     }
     // A repository deleted while the request worked has no refs left: it is the repository
     // that is gone, not the revision.
@@ -183,6 +188,52 @@ pub async fn finish_resolve(
         return Err(Error::repo_not_found());
     }
     Err(Error::revision_not_found(rev))
+}
+
+/// Shortest abbreviated commit id accepted, as git's default abbreviation.
+const MIN_SHORT_ID: usize = 7;
+
+/// Is `rev` an abbreviated object id (7 to 39 hex digits)?
+fn is_short_id(rev: &str) -> bool {
+    (MIN_SHORT_ID..40).contains(&rev.len()) && rev.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The commit an abbreviated id names in this repository, as git resolves `abc1234`: the
+/// objects whose id starts with it that are (or peel to) commits. `None` when there is none;
+/// several different commits are refused as ambiguous.
+pub async fn resolve_short_id(hub: &Hub, repo_id: i64, rev: &str) -> Result<Option<String>> {
+    if !is_short_id(rev) {
+        return Ok(None);
+    }
+    let prefix = rev.to_ascii_lowercase();
+    // Loose objects live under `objects/{2 hex}/{38 hex}`: one directory to list.
+    let dir = crate::storage::git_object_key(repo_id, &format!("{prefix:0<40}"));
+    let dir = dir
+        .rsplit_once('/')
+        .map_or(dir.as_str(), |(d, _)| d)
+        .to_string();
+    let mut found: Vec<String> = Vec::new();
+    for o in hub.storage.list(&dir).await? {
+        let Some(rest) = o.key.strip_prefix(&format!("{dir}/")) else {
+            continue;
+        };
+        let oid = format!("{}{rest}", &prefix[..2]);
+        if !is_sha1_hex(&oid) || !oid.starts_with(&prefix) {
+            continue;
+        }
+        if let Some(commit) = hub.objects.peel_to_commit(repo_id, &oid).await? {
+            if !found.contains(&commit) {
+                found.push(commit);
+            }
+        }
+    }
+    match found.len() {
+        0 | 1 => Ok(found.pop()),
+        _ => Err(Error::RevisionNotFound(format!(
+            "Invalid rev id: {rev} is ambiguous ({} commits start with it); use more characters",
+            found.len()
+        ))),
+    }
 }
 
 #[cfg(test)]

@@ -203,7 +203,7 @@ pub async fn route(ctx: Ctx, rest: &[&str]) -> ApiResult<Response> {
                 .await?;
             json!({"success": true})
         }
-        _ => return Err(Error::EntryNotFound("Not found".into()).into()),
+        _ => return Err(Error::no_route().into()),
     };
     Ok(axum::Json(v).into_response())
 }

@@ -176,6 +176,6 @@ pub async fn signed(ctx: Ctx, rest: &[&str]) -> ApiResult<Response> {
             )
                 .into_response())
         }
-        _ => Err(Error::EntryNotFound("Not found".into()).into()),
+        _ => Err(Error::no_route().into()),
     }
 }

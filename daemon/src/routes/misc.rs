@@ -72,12 +72,13 @@ pub async fn whoami(ReqHub(hub): ReqHub, headers: HeaderMap) -> ApiResult<Respon
 #[serde(rename_all = "camelCase")]
 struct ValidateYaml {
     content: String,
-    #[allow(dead_code)]
     repo_type: Option<String>,
 }
 
 pub async fn validate_yaml(body: Body) -> ApiResult<Response> {
     let req: ValidateYaml = read_json(body, 10 << 20).await?;
+    // The same rules for every kind of card; the type must still be one the hub knows.
+    kohaku::names::RepoType::parse(req.repo_type.as_deref().unwrap_or("model"))?;
     let v = kohaku::card::validate(&req.content);
     let status = if v.errors.is_empty() {
         StatusCode::OK

@@ -8,6 +8,7 @@ mod commit;
 mod files;
 mod git_http;
 mod lfs;
+mod lfs_files;
 mod misc;
 mod orgs;
 mod profiles;
@@ -27,6 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use kohaku::names::RepoType;
+use kohaku::perms::Access;
 use kohaku::{Error, Hub};
 
 use crate::error::{ApiError, ApiResult};
@@ -86,8 +88,25 @@ async fn dispatch(ReqHub(hub): ReqHub, req: Request) -> Response {
     }
 }
 
+/// A path no route answers (no HF error code: it is neither a missing file nor a repo).
 fn not_found() -> ApiError {
-    ApiError(Error::EntryNotFound("Not found".into()))
+    ApiError(Error::no_route())
+}
+
+/// A repo-scoped path that matched no route: `RepoNotFound` unless `ns/name` is a repo the
+/// caller can read (then the route is what does not exist). So `/api/models/no-such-repo/...`
+/// (an id without namespace) and unknown repos answer what `repo_exists()` expects, and a
+/// private repo's existence shows through no path.
+async fn unmatched(ctx: Ctx, t: RepoType, ns: &str, name: &str) -> ApiError {
+    let caller = match crate::auth::caller(&ctx.hub, &ctx.headers).await {
+        Ok(c) => c,
+        Err(e) => return ApiError(e),
+    };
+    let id = (t, ns.to_string(), name.to_string());
+    match shapes::load_repo(&ctx.hub, caller.as_ref(), &id, Access::Read).await {
+        Ok(_) => not_found(),
+        Err(e) => ApiError(e),
+    }
 }
 
 fn method_not_allowed() -> ApiError {
@@ -129,6 +148,12 @@ async fn route(ctx: Ctx) -> ApiResult<Response> {
                 Method::DELETE => profiles::delete_avatar(ctx, name, org).await,
                 _ => Err(method_not_allowed()),
             }
+        }
+        ["api", "settings", "repositories"] if ctx.method == Method::GET => {
+            repo_info::storage_list(ctx, None).await
+        }
+        ["api", "organizations", org, "settings", "repositories"] if ctx.method == Method::GET => {
+            repo_info::storage_list(ctx, Some(org)).await
         }
         ["api", "users", user, "likes"] if ctx.method == Method::GET => {
             social::user_likes(ctx, user).await
@@ -189,6 +214,10 @@ async fn route(ctx: Ctx) -> ApiResult<Response> {
             Some(t) if ctx.method == Method::GET => repo_info::list(ctx, t).await,
             _ => Err(not_found()),
         },
+        // An id without namespace (`/api/models/gpt2`): no such repository on this hub.
+        ["api", plural, _] if RepoType::from_plural(plural).is_some() => {
+            Err(ApiError(Error::repo_not_found()))
+        }
         ["api", plural, ns, name, rest @ ..] => match RepoType::from_plural(plural) {
             Some(t) => repo_api(ctx, t, ns, name, rest).await,
             None => Err(not_found()),
@@ -256,6 +285,15 @@ async fn repo_api(
         (["xet-write-token", _rev @ ..], Method::GET) => {
             xet::token(ctx, id, kohaku::xet::token::Scope::Write).await
         }
+        (["lfs-files"], Method::GET) => lfs_files::list(ctx, id).await,
+        (["lfs-files", "batch"], Method::POST) => lfs_files::delete_batch(ctx, id).await,
+        (["lfs-files", "duplicate"], Method::POST) => lfs_files::duplicate(ctx, id).await,
+        (["lfs-files", sha], Method::DELETE) => lfs_files::delete_one(ctx, id, sha).await,
+        (["auth-check"], Method::GET) => repo_info::auth_check(ctx, id, Access::Read).await,
+        (["auth-check", "write"], Method::GET) => {
+            repo_info::auth_check(ctx, id, Access::Write).await
+        }
+        (["duplicate"], Method::POST) => repo_admin::duplicate(ctx, id).await,
         (["settings"], Method::PUT) => repo_admin::settings(ctx, id).await,
         (["lfs", "settings"], Method::GET) => repo_admin::lfs_settings(ctx, id).await,
         (["like"], Method::GET | Method::POST | Method::DELETE) => social::like(ctx, id).await,
@@ -265,7 +303,7 @@ async fn repo_api(
         (["tree"] | ["paths-info"] | ["preupload"] | ["commit"] | ["commits"], _) => Err(ApiError(
             Error::bad_request("A revision is required in this path"),
         )),
-        _ => Err(not_found()),
+        _ => Err(unmatched(ctx, t, ns, name).await),
     }
 }
 
@@ -295,7 +333,7 @@ async fn web(ctx: Ctx, t: RepoType, ns: &str, name: &str, rest: &[&str]) -> ApiR
         (["info", "lfs", ..], _) => Err(not_found()),
         (["settings"], Method::PUT) if !dot_git => repo_admin::settings(ctx, id).await,
         (["resolve" | "raw", ..], _) => Err(method_not_allowed()),
-        _ => Err(not_found()),
+        _ => Err(unmatched(ctx, t, ns, name).await),
     }
 }
 

@@ -219,7 +219,7 @@ pub async fn route(ctx: Ctx, rest: &[&str]) -> ApiResult<Response> {
                 .collect();
             json!({"namespace": ns, "is_organization": is_org, "total_repos": repos_json.len(), "repositories": repos_json})
         }
-        _ => return Err(Error::EntryNotFound("Not found".into()).into()),
+        _ => return Err(Error::no_route().into()),
     };
     Ok(axum::Json(v).into_response())
 }

@@ -128,11 +128,15 @@ pub async fn create_tag(ctx: Ctx, id: RepoRef, revision: &str) -> ApiResult<Resp
     let caller = auth::required(hub, &ctx.headers).await?;
     let (repo, _) = load_repo(hub, Some(&caller), &id, Access::Write).await?;
     let b: TagBody = optional_json(ctx.body).await?;
-    let tag = b.tag.ok_or_else(|| {
-        Error::bad_request("The tag name is required in the body: {\"tag\": ...}")
-    })?;
-    let commit =
-        branches::create_tag(hub, &caller, &repo, revision, &tag, b.message.as_deref()).await?;
+    let (tag, commit) = branches::create_tag(
+        hub,
+        &caller,
+        &repo,
+        revision,
+        b.tag.as_deref(),
+        b.message.as_deref(),
+    )
+    .await?;
     Ok(
         axum::Json(json!({"success": true, "ref": refs::tag_ref(&tag), "targetCommit": commit}))
             .into_response(),

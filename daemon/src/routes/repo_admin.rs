@@ -26,6 +26,7 @@ struct CreateBody {
     repo_type: Option<String>,
     private: Option<bool>,
     visibility: Option<String>,
+    sdk: Option<String>,
 }
 
 fn parse_visibility(
@@ -59,6 +60,7 @@ pub async fn create(ReqHub(hub): ReqHub, headers: HeaderMap, body: Body) -> ApiR
             namespace,
             name,
             private,
+            sdk: b.sdk,
         },
     )
     .await?;
@@ -225,6 +227,30 @@ pub async fn lfs_settings(ctx: Ctx, id: RepoRef) -> ApiResult<Response> {
             "lfs_keep_versions": ctx.hub.config.lfs_keep_versions,
             "lfs_suffix_rules": ctx.hub.config.lfs_suffix_rules,
         },
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct DuplicateBody {
+    repository: String,
+    private: Option<bool>,
+    visibility: Option<String>,
+}
+
+/// `POST /api/{type}s/{id}/duplicate` `{"repository": "ns/name", "visibility"?}`: a copy of a
+/// repo the caller can read, in a namespace it may create in (`duplicate_repo`).
+pub async fn duplicate(ctx: Ctx, id: RepoRef) -> ApiResult<Response> {
+    let hub = ctx.hub.clone();
+    let caller = auth::required(&hub, &ctx.headers).await?;
+    let (source, _) = load_repo(&hub, Some(&caller), &id, Access::Read).await?;
+    let b: DuplicateBody = read_json(ctx.body, SMALL_JSON).await?;
+    let private = parse_visibility(b.private, b.visibility.as_deref())?;
+    let repo = repos::duplicate_repo(&hub, &caller, &source, &b.repository, private).await?;
+    Ok(axum::Json(json!({
+        "url": hub.url(&repo.web_path()),
+        "id": repo.full_id(),
+        "filesCopyPending": false,
     }))
     .into_response())
 }

@@ -14,6 +14,19 @@ use super::{Ctx, RepoRef};
 use crate::auth;
 use crate::error::ApiResult;
 
+/// `GET /api/{type}s/{id}/auth-check[/write]`: 200 when the caller may read (write) the repo;
+/// otherwise the same refusal every other path gives (404 when it cannot even read it).
+pub async fn auth_check(ctx: Ctx, id: RepoRef, need: Access) -> ApiResult<Response> {
+    let caller = auth::caller(&ctx.hub, &ctx.headers).await?;
+    let (repo, access) = load_repo(&ctx.hub, caller.as_ref(), &id, need).await?;
+    Ok(axum::Json(json!({
+        "id": repo.full_id(),
+        "type": repo.repo_type.as_str(),
+        "canWrite": access >= Access::Write,
+    }))
+    .into_response())
+}
+
 /// Full info of a repo at a revision.
 pub async fn info(ctx: Ctx, id: RepoRef, rev: Option<String>) -> ApiResult<Response> {
     let hub = &ctx.hub;
@@ -79,6 +92,12 @@ pub async fn info(ctx: Ctx, id: RepoRef, rev: Option<String>) -> ApiResult<Respo
                     for key in ["library_name", "pipeline_tag"] {
                         if let Some(x) = cd.get(key) {
                             v[key] = x.clone();
+                        }
+                    }
+                    // A Space's SDK comes from its card, as on huggingface.co.
+                    if repo.repo_type == RepoType::Space {
+                        if let Some(x) = cd.get("sdk") {
+                            v["sdk"] = x.clone();
                         }
                     }
                     v["cardData"] = cd;
@@ -223,4 +242,54 @@ pub async fn user_repos(ctx: Ctx, username: &str) -> ApiResult<Response> {
         }
     }
     Ok((StatusCode::OK, axum::Json(grouped)).into_response())
+}
+
+/// `GET /api/settings/repositories` (the caller's own) and
+/// `GET /api/organizations/{org}/settings/repositories`: every repository of the namespace
+/// with its stored usage, `Link`-paginated (`list_user_repos()`, `hf repos ls`).
+pub async fn storage_list(ctx: Ctx, org: Option<&str>) -> ApiResult<Response> {
+    let hub = ctx.hub.clone();
+    let caller = auth::required(&hub, &ctx.headers).await?;
+    let ns = org.map_or_else(|| caller.user.username.clone(), str::to_string);
+    let limit = ctx
+        .query
+        .u64("limit")?
+        .unwrap_or(MAX_PAGE)
+        .clamp(1, MAX_PAGE);
+    let offset = ctx.query.u64("cursor")?.unwrap_or(0);
+    let (rows, total) = hub
+        .db
+        .call(move |c| repos::namespace_storage(c, &caller, &ns, offset, limit))
+        .await?;
+    let full = rows.len() as u64 == limit;
+    let items: Vec<Value> = rows
+        .into_iter()
+        .map(|(r, used)| {
+            let percent = if total == 0 {
+                0.0
+            } else {
+                used as f64 * 100.0 / total as f64
+            };
+            json!({
+                "id": r.full_id(),
+                "type": r.repo_type.as_str(),
+                "updatedAt": r.updated_at,
+                "visibility": if r.private { "private" } else { "public" },
+                "storage": used,
+                "storagePercent": percent,
+            })
+        })
+        .collect();
+    let mut resp = axum::Json(Value::Array(items)).into_response();
+    if full {
+        super::set_next_link(
+            &mut resp,
+            &hub,
+            &ctx.path,
+            &ctx.query,
+            "cursor",
+            offset + limit,
+        );
+    }
+    Ok(resp)
 }

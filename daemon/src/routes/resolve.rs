@@ -63,6 +63,17 @@ fn gone(path: &str, oid: &str) -> ApiError {
     )))
 }
 
+/// Does `If-None-Match` name `etag` (weak or strong, or `*`)?
+fn matches_if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all("if-none-match")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim())
+        .any(|t| t == "*" || t.trim_start_matches("W/").trim_matches('"') == etag)
+}
+
 fn hv(s: &str) -> HeaderValue {
     header_safe(s)
 }
@@ -236,6 +247,11 @@ pub async fn resolve(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<
         headers.insert("x-linked-etag", hv(&format!("\"{etag}\"")));
         headers.insert("x-linked-size", hv(&size.to_string()));
         headers.insert("x-lfs-size", hv(&size.to_string()));
+    }
+    // The client's copy is current: no body, no redirect, no download counted.
+    if matches_if_none_match(&ctx.headers, &etag) {
+        headers.remove("content-type");
+        return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
     }
     if let (Some(x), Some((route, reconstruction))) = (&xet, xet_links) {
         if wants_xet_fileinfo(&ctx.headers) {

@@ -155,7 +155,7 @@ pub async fn cas(ctx: Ctx, rest: &[&str]) -> ApiResult<Response> {
             reconstruction(ctx, t, file_hash, *v == "v2").await
         }
         (["v1", "telemetry"], Method::POST) => Ok(StatusCode::OK.into_response()),
-        _ => Err(Error::EntryNotFound("Not found".into()).into()),
+        _ => Err(Error::no_route().into()),
     }
 }
 

@@ -1,0 +1,148 @@
+//! Duplicating a repository (`duplicate_repo`): a new repository the caller creates, holding
+//! the source's branches and tags with every git object they reach, copied server-side. LFS
+//! content is stored once for the hub, so only the source's LFS history rows are copied: the
+//! new repository may then serve, count and keep those objects like the source does.
+
+use std::collections::HashSet;
+
+use futures_util::StreamExt;
+
+use super::create::{insert_row, undo_if_failed, CreateRepo};
+use super::refs::{cas_ref, list_refs};
+use super::{touch, Repo};
+use crate::accounts::Caller;
+use crate::db::{now_str, write_tx};
+use crate::error::{Error, Result};
+use crate::git::tree::{parse_tree, MODE_SUBMODULE};
+use crate::git::{Commit, Kind, Tag};
+use crate::hub::Hub;
+use crate::names;
+use crate::params;
+use crate::storage::git_object_key;
+
+/// Objects copied at once (with a bucket each copy is two round trips).
+const COPY_PARALLEL: usize = 16;
+
+/// Copy `source` (which the caller can read) into a new repository `to` (`namespace/name`),
+/// private as asked or as the source is. The namespace's quota must take the source's usage.
+pub async fn duplicate_repo(
+    hub: &Hub,
+    caller: &Caller,
+    source: &Repo,
+    to: &str,
+    private: Option<bool>,
+) -> Result<Repo> {
+    let (namespace, name) = names::split_repo_id(to)?;
+    let src = source.id;
+    let (refs, used) = hub
+        .db
+        .call(move |c| {
+            let refs: Vec<(String, String)> = list_refs(c, src)?
+                .into_iter()
+                .filter(|(n, _)| n.starts_with("refs/heads/") || n.starts_with("refs/tags/"))
+                .collect();
+            let used: i64 =
+                c.query_row("SELECT used_bytes FROM repos WHERE id = ?1", [src], |r| {
+                    r.get(0)
+                })?;
+            Ok((refs, used.max(0) as u64))
+        })
+        .await?;
+    let req = CreateRepo {
+        repo_type: source.repo_type,
+        namespace,
+        name,
+        private: private.unwrap_or(source.private),
+        sdk: None,
+    };
+    let repo = insert_row(hub, Some(caller), &req, Some(used)).await?;
+    let done = fill(hub, source, &repo, &refs).await;
+    undo_if_failed(hub, &repo, done).await?;
+    crate::quota::recalc_repo(hub, repo.id).await?;
+    Ok(repo)
+}
+
+/// Copy the objects `refs` reach, then set the refs and the LFS history in one transaction.
+async fn fill(hub: &Hub, source: &Repo, target: &Repo, refs: &[(String, String)]) -> Result<()> {
+    let objects = reachable(hub, source.id, refs.iter().map(|(_, t)| t.clone())).await?;
+    let (src, dst) = (source.id, target.id);
+    let mut copies = futures_util::stream::iter(objects.into_iter().map(|oid| async move {
+        let bytes = hub
+            .storage
+            .read_all(&git_object_key(src, &oid))
+            .await?
+            .ok_or_else(|| Error::internal(format!("object {oid} of repo {src} is missing")))?;
+        hub.storage
+            .put_bytes_if_absent(&git_object_key(dst, &oid), &bytes)
+            .await
+    }))
+    .buffer_unordered(COPY_PARALLEL);
+    while let Some(r) = copies.next().await {
+        r?;
+    }
+    let (refs, t, ns, name) = (
+        refs.to_vec(),
+        target.repo_type,
+        target.namespace.clone(),
+        target.name.clone(),
+    );
+    hub.db
+        .call(move |c| {
+            let tx = write_tx(c)?;
+            for (name, oid) in &refs {
+                cas_ref(&tx, dst, name, None, Some(oid))?;
+            }
+            tx.execute(
+                "INSERT INTO lfs_history (repo_id, path, oid, size, commit_id, created_at) \
+                 SELECT ?1, path, oid, size, commit_id, ?2 FROM lfs_history WHERE repo_id = ?3 ORDER BY id",
+                params![dst, now_str(), src],
+            )?;
+            tx.execute(
+                "DELETE FROM repo_redirects WHERE repo_type = ?1 AND lower(namespace) = ?2 AND lower(name) = ?3",
+                params![t.as_str(), ns.to_ascii_lowercase(), name.to_ascii_lowercase()],
+            )?;
+            touch(&tx, dst)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+}
+
+/// Every git object reachable from `tips` (tags, commits, trees, blobs; not submodules).
+async fn reachable(
+    hub: &Hub,
+    repo: i64,
+    tips: impl IntoIterator<Item = String>,
+) -> Result<HashSet<String>> {
+    let mut seen = HashSet::new();
+    // (object, known to be a blob: blobs are copied without being read)
+    let mut stack: Vec<(String, bool)> = tips.into_iter().map(|t| (t, false)).collect();
+    while let Some((oid, blob)) = stack.pop() {
+        if !seen.insert(oid.clone()) || blob {
+            continue;
+        }
+        let Some((kind, data)) = hub.objects.read(repo, &oid).await? else {
+            return Err(Error::internal(format!(
+                "object {oid} of repo {repo} is missing"
+            )));
+        };
+        match kind {
+            Kind::Tag => stack.push((Tag::parse_target(&data)?, false)),
+            Kind::Commit => {
+                let c = Commit::parse(&data)?;
+                stack.push((c.tree, false));
+                stack.extend(c.parents.into_iter().map(|p| (p, false)));
+            }
+            Kind::Tree => {
+                for e in parse_tree(&data)? {
+                    if e.mode != MODE_SUBMODULE {
+                        let blob = !e.is_tree();
+                        stack.push((e.oid, blob));
+                    }
+                }
+            }
+            Kind::Blob => {}
+        }
+    }
+    Ok(seen)
+}
