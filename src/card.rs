@@ -22,6 +22,94 @@ pub struct Validation {
     pub warnings: Vec<String>,
 }
 
+/// Largest front matter parsed (model-index tables of big cards stay far below).
+pub const MAX_FRONT_MATTER: usize = 1 << 20;
+
+/// Most errors one validation reports.
+const MAX_ERRORS: usize = 50;
+
+/// Does the YAML use an alias (`*name` where a node starts)? Card metadata never needs one, and
+/// aliases of aliases let a few kilobytes expand into billions of values while parsing. Quoted
+/// strings, comments and block scalars (`key: |`) are text; a `*` anywhere a YAML parser could
+/// read it as an alias counts (when unsure, it counts: the card is refused, not parsed).
+pub fn uses_aliases(yaml: &str) -> bool {
+    let mut block: Option<usize> = None;
+    for line in yaml.lines() {
+        let indent = line.len() - line.trim_start().len();
+        let trimmed = line.trim();
+        if let Some(b) = block {
+            if trimmed.is_empty() || indent > b {
+                continue;
+            }
+            block = None;
+        }
+        let (alias, code_end) = scan_line(line);
+        if alias {
+            return true;
+        }
+        // A block scalar starts (`key: |`, `- >-`, `|2`): its more indented lines are text.
+        let code = line[..code_end].trim_end();
+        let last = code.rsplit([' ', '\t']).next().unwrap_or("");
+        let is_indicator = !last.is_empty()
+            && (last.starts_with('|') || last.starts_with('>'))
+            && last[1..]
+                .chars()
+                .all(|c| c == '-' || c == '+' || c.is_ascii_digit());
+        if is_indicator && (code == last || code.len() > last.len()) {
+            block = Some(indent);
+        }
+    }
+    false
+}
+
+/// One line: whether an alias starts a node on it, and where its comment (if any) begins.
+fn scan_line(line: &str) -> (bool, usize) {
+    let b = line.as_bytes();
+    let mut i = 0;
+    let mut node_start = true;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b' ' | b'\t' => {}
+            b'#' if i == 0 || matches!(b[i - 1], b' ' | b'\t') => return (false, i),
+            b'*' if node_start => return (true, i),
+            b'"' | b'\'' if node_start => {
+                // A quoted scalar: skip to its end on this line.
+                i += 1;
+                while i < b.len() {
+                    if c == b'"' && b[i] == b'\\' {
+                        i += 2;
+                        continue;
+                    }
+                    if b[i] == c {
+                        if c == b'\'' && b.get(i + 1) == Some(&b'\'') {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                node_start = false;
+            }
+            b'-' | b'?' | b':' if b.get(i + 1).is_none_or(|n| matches!(n, b' ' | b'\t')) => {
+                node_start = true;
+            }
+            b'[' | b'{' | b',' => node_start = true,
+            b'!' | b'&' if node_start => {
+                // A tag or an anchor: the node itself comes after it.
+                while i < b.len() && !matches!(b[i], b' ' | b'\t') {
+                    i += 1;
+                }
+                continue;
+            }
+            _ => node_start = false,
+        }
+        i += 1;
+    }
+    (false, b.len())
+}
+
 /// Parse the front matter as the card data (a JSON object), or say why it is invalid.
 pub fn card_data(readme: &str) -> Result<Option<Value>, String> {
     let Some(yaml) = front_matter(readme) else {
@@ -29,6 +117,16 @@ pub fn card_data(readme: &str) -> Result<Option<Value>, String> {
     };
     if yaml.trim().is_empty() {
         return Ok(Some(Value::Object(Default::default())));
+    }
+    if yaml.len() > MAX_FRONT_MATTER {
+        return Err(format!(
+            "README front matter is larger than {MAX_FRONT_MATTER} bytes"
+        ));
+    }
+    if uses_aliases(yaml) {
+        return Err(
+            "README front matter uses YAML aliases (*name), which cards do not need".into(),
+        );
     }
     let v: serde_yaml::Value = serde_yaml::from_str(yaml)
         .map_err(|e| format!("Invalid YAML in README front matter: {e}"))?;
@@ -184,6 +282,22 @@ pub fn validate(readme: &str) -> Validation {
     if let Some(mi) = map.get("model-index").filter(|m| !m.is_null()) {
         check_model_index(mi, &mut v.errors);
     }
+    // Bounded whatever the card holds: a few errors of readable length.
+    let more = v.errors.len().saturating_sub(MAX_ERRORS);
+    v.errors.truncate(MAX_ERRORS);
+    for e in &mut v.errors {
+        if e.len() > 300 {
+            let cut = (0..=300)
+                .rev()
+                .find(|i| e.is_char_boundary(*i))
+                .unwrap_or(0);
+            e.truncate(cut);
+            e.push('…');
+        }
+    }
+    if more > 0 {
+        v.errors.push(format!("… and {more} more errors"));
+    }
     v
 }
 
@@ -306,6 +420,40 @@ pub fn tags(card: Option<&Value>) -> Vec<String> {
         out.push(format!("license:{l}"));
     }
     out
+}
+
+#[cfg(test)]
+mod alias_tests {
+    use super::uses_aliases;
+
+    #[test]
+    fn aliases_are_found_where_yaml_reads_them() {
+        for bomb in [
+            "a: &a [x, y]\nb: [*a, *a]\n",
+            "a: &a x\nb: *a\n",
+            "- *a\n",
+            "a:\n  - !!str *a\n",
+            "a: {k: *a}\n",
+            "a: [1, *a]\n",
+            "*a : 1\n",
+        ] {
+            assert!(uses_aliases(bomb), "{bomb}");
+        }
+        for fine in [
+            "license: mit\ntags:\n- text\n",
+            "description: see *this* here\n",
+            "title: \"*quoted*\"\n",
+            "title: '*quoted* and it''s fine'\n",
+            "x: 1 # a *comment*\n",
+            "description: |\n  * a markdown list\n  * in a block scalar\nlicense: mit\n",
+            "description: >-\n  * folded\n",
+            "widget:\n- text: \"Paris is the *capital*\"\n",
+            "a: b*c\n",
+            "anchor: &only x\n",
+        ] {
+            assert!(!uses_aliases(fine), "{fine}");
+        }
+    }
 }
 
 #[cfg(test)]

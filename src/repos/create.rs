@@ -5,7 +5,7 @@ use crate::params;
 use super::refs::{cas_ref, MAIN};
 use super::{find_repo, get_repo, Lookup, Repo};
 use crate::accounts::Caller;
-use crate::db::{is_unique_violation, now_str};
+use crate::db::{is_unique_violation, now_str, OptionalExtension};
 use crate::error::{Error, Result};
 use crate::git::commit::compose_message;
 use crate::git::tree::{TreeEntry, MODE_FILE};
@@ -89,7 +89,8 @@ pub(super) async fn insert_row(
     quota_bytes: Option<u64>,
 ) -> Result<Repo> {
     let caller_owned = caller.cloned();
-    let base_url = hub.config.base_url.clone();
+    // The URL the client reads back on 409 (`exist_ok`): the one it reached the hub by.
+    let base_url = hub.base_url().to_string();
     let mut r = req.clone();
     hub.db
         .call(move |c| {
@@ -101,15 +102,13 @@ pub(super) async fn insert_row(
             let Some((owner_id, _)) = owner else {
                 return Err(Error::bad_request(format!("Namespace '{}' does not exist", r.namespace)));
             };
-            let conflict = |existing: Option<&Repo>| Error::Conflict {
-                message: format!("You already created this {} repo", r.repo_type.as_str()),
-                url: Some(match existing {
-                    Some(e) => format!("{base_url}{}", e.web_path()),
-                    None => format!("{base_url}/{}{}/{}", r.repo_type.url_prefix(), r.namespace, r.name),
-                }),
+            let t = r.repo_type;
+            let conflict = |ns: &str, name: &str| Error::Conflict {
+                message: format!("You already created this {} repo", t.as_str()),
+                url: Some(format!("{base_url}/{}{ns}/{name}", t.url_prefix())),
             };
             if let Lookup::Found(existing) = find_repo(c, r.repo_type, &r.namespace, &r.name)? {
-                return Err(conflict(Some(&existing)));
+                return Err(conflict(&existing.namespace, &existing.name));
             }
             if let Some(bytes) = quota_bytes {
                 crate::quota::check(c, None, &r.namespace, r.private, bytes)?;
@@ -121,7 +120,20 @@ pub(super) async fn insert_row(
             );
             match res {
                 Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => return Err(conflict(None)),
+                Err(e) if is_unique_violation(&e) => {
+                    // Another spelling (`-` for `_`) of an existing name: point at that one.
+                    let existing: Option<(String, String)> = c
+                        .query_row(
+                            "SELECT namespace, name FROM repos WHERE repo_type = ?1 AND namespace = ?2 AND normalized_name = ?3",
+                            params![r.repo_type.as_str(), r.namespace, names::normalize(&r.name)],
+                            |row| Ok((row.get(0)?, row.get(1)?)),
+                        )
+                        .optional()?;
+                    return Err(match existing {
+                        Some((ns, name)) => conflict(&ns, &name),
+                        None => conflict(&r.namespace, &r.name),
+                    });
+                }
                 Err(e) => return Err(e.into()),
             }
             get_repo(c, r.repo_type, &r.namespace, &r.name)

@@ -79,7 +79,9 @@ pub async fn validate_yaml(body: Body) -> ApiResult<Response> {
     let req: ValidateYaml = read_json(body, 10 << 20).await?;
     // The same rules for every kind of card; the type must still be one the hub knows.
     kohaku::names::RepoType::parse(req.repo_type.as_deref().unwrap_or("model"))?;
-    let v = kohaku::card::validate(&req.content);
+    let v = tokio::task::spawn_blocking(move || kohaku::card::validate(&req.content))
+        .await
+        .map_err(kohaku::Error::internal)?;
     let status = if v.errors.is_empty() {
         StatusCode::OK
     } else {
