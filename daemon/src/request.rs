@@ -97,6 +97,9 @@ pub fn form_type_body(headers: &axum::http::HeaderMap) -> bool {
 }
 
 /// Characters escaped in query keys and values (RFC 3986 unreserved ones stay as they are).
+/// Larger than any list a hub holds, small enough that `cursor + limit` fits an `i64`.
+const MAX_CURSOR: u64 = 1 << 48;
+
 const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
@@ -149,6 +152,11 @@ impl Query {
                 .map(Some)
                 .map_err(|_| Error::bad_request(format!("Invalid value for '{key}': {v}"))),
         }
+    }
+    /// The `cursor` of a paginated list: an offset, capped so that SQL (signed 64-bit) and the
+    /// next page's `cursor + limit` cannot overflow whatever a caller sends.
+    pub fn cursor(&self) -> Result<u64> {
+        Ok(self.u64("cursor")?.unwrap_or(0).min(MAX_CURSOR))
     }
     /// Encode back, replacing/adding `key=value` (for `Link` next URLs).
     pub fn with(&self, key: &str, value: &str) -> String {

@@ -31,9 +31,8 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 const COMMON_PASSWORDS_GZ: &[u8] = include_bytes!("common-passwords.txt.gz");
 
 /// Whether `password` is one of the common passwords (case-insensitive, surrounding spaces
-/// ignored), as an attacker's first guesses would be. Only entries of at least `min_chars`
-/// characters are kept: shorter passwords are refused by length anyway.
-pub fn is_common_password(password: &str, min_chars: usize) -> bool {
+/// ignored), as an attacker's first guesses would be.
+pub fn is_common_password(password: &str) -> bool {
     static LIST: std::sync::OnceLock<std::collections::HashSet<String>> =
         std::sync::OnceLock::new();
     let list = LIST.get_or_init(|| {
@@ -44,10 +43,7 @@ pub fn is_common_password(password: &str, min_chars: usize) -> bool {
         ) {
             tracing::error!("the embedded common-password list is unreadable: {e}");
         }
-        text.lines()
-            .filter(|l| l.chars().count() >= min_chars)
-            .map(str::to_string)
-            .collect()
+        text.lines().map(str::to_string).collect()
     });
     list.contains(&password.trim().to_lowercase())
 }

@@ -4,15 +4,15 @@
 //! (and with them any signature), so only history from the first affected commit on changes.
 
 use std::collections::{HashMap, HashSet};
-use std::future::Future;
-use std::pin::Pin;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::git::tree::MODE_SUBMODULE;
 use crate::git::{Commit, Kind, TreeEntry};
 use crate::hub::Hub;
 
-type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// Longest chain of annotated tags (a tag of a tag of ...) followed to its commit.
+const MAX_TAG_CHAIN: usize = 64;
 
 /// The first path (if any) in the tree `root` whose LFS pointer names one of `oids`.
 pub async fn find_lfs(
@@ -46,6 +46,15 @@ pub async fn find_lfs(
     Ok(None)
 }
 
+/// A tree being rewritten: its entries, how far through them, and what is kept so far.
+struct Frame {
+    oid: String,
+    entries: Arc<Vec<TreeEntry>>,
+    next: usize,
+    kept: Vec<TreeEntry>,
+    changed: bool,
+}
+
 /// Rewrites a repository's objects without the LFS files whose objects are `doomed`.
 pub struct Rewriter<'a> {
     hub: &'a Hub,
@@ -66,48 +75,75 @@ impl<'a> Rewriter<'a> {
         }
     }
 
-    /// The tree without the doomed files; `None` when nothing is left of it.
-    fn tree<'s>(&'s mut self, oid: &'s str) -> BoxFut<'s, Result<Option<String>>> {
-        Box::pin(async move {
-            if let Some(done) = self.trees.get(oid) {
-                return Ok(done.clone());
-            }
-            let entries = self.hub.objects.tree(self.repo, oid).await?;
-            let mut kept: Vec<TreeEntry> = Vec::with_capacity(entries.len());
-            let mut changed = false;
-            for e in entries.iter() {
+    /// The tree without the doomed files; `None` when nothing is left of it. Depth-first with
+    /// an explicit stack: a pushed tree can nest as deep as its author likes.
+    async fn tree(&mut self, root: &str) -> Result<Option<String>> {
+        if let Some(done) = self.trees.get(root) {
+            return Ok(done.clone());
+        }
+        let mut stack = vec![self.frame(root).await?];
+        while let Some(top) = stack.last_mut() {
+            if let Some(e) = top.entries.get(top.next) {
                 if e.is_tree() {
-                    match self.tree(&e.oid).await? {
-                        Some(t) if t == e.oid => kept.push(e.clone()),
-                        Some(t) => {
-                            changed = true;
-                            kept.push(TreeEntry {
-                                oid: t,
+                    match self.trees.get(&e.oid) {
+                        Some(Some(t)) if *t == e.oid => top.kept.push(e.clone()),
+                        Some(Some(t)) => {
+                            top.changed = true;
+                            top.kept.push(TreeEntry {
+                                oid: t.clone(),
                                 ..e.clone()
                             });
                         }
-                        None => changed = true,
+                        Some(None) => top.changed = true,
+                        None => {
+                            // Rewrite the subtree first; this entry is looked at again after.
+                            let child = self.frame(&e.oid).await?;
+                            stack.push(child);
+                            continue;
+                        }
                     }
                 } else if e.is_blob() && e.mode != MODE_SUBMODULE {
                     let info = self.hub.objects.blob_info(self.repo, &e.oid).await?;
                     if info.lfs.is_some_and(|p| self.doomed.contains(&p.oid)) {
-                        changed = true;
+                        top.changed = true;
                     } else {
-                        kept.push(e.clone());
+                        top.kept.push(e.clone());
                     }
                 } else {
-                    kept.push(e.clone());
+                    top.kept.push(e.clone());
                 }
+                top.next += 1;
+                continue;
             }
-            let out = if !changed {
-                Some(oid.to_string())
-            } else if kept.is_empty() {
+            let Some(mut done) = stack.pop() else { break };
+            let out = if !done.changed {
+                Some(done.oid.clone())
+            } else if done.kept.is_empty() {
                 None
             } else {
-                Some(self.hub.objects.write_tree(self.repo, &mut kept).await?)
+                Some(
+                    self.hub
+                        .objects
+                        .write_tree(self.repo, &mut done.kept)
+                        .await?,
+                )
             };
-            self.trees.insert(oid.to_string(), out.clone());
-            Ok(out)
+            self.trees.insert(done.oid, out);
+        }
+        self.trees
+            .get(root)
+            .cloned()
+            .ok_or_else(|| Error::internal("history rewrite lost a tree"))
+    }
+
+    async fn frame(&self, oid: &str) -> Result<Frame> {
+        let entries = self.hub.objects.tree(self.repo, oid).await?;
+        Ok(Frame {
+            oid: oid.to_string(),
+            kept: Vec::with_capacity(entries.len()),
+            entries,
+            next: 0,
+            changed: false,
         })
     }
 
@@ -162,25 +198,44 @@ impl<'a> Rewriter<'a> {
     }
 
     /// The rewritten target of a ref: a commit, or an annotated tag (re-written to point at the
-    /// rewritten commit). Anything else is left as it is.
+    /// rewritten commit, through a chain of tags). Anything else is left as it is.
     pub async fn target(&mut self, oid: &str) -> Result<String> {
-        match self.hub.objects.read(self.repo, oid).await? {
-            Some((Kind::Commit, _)) => self.commit(oid).await,
-            Some((Kind::Tag, data)) => {
-                let inner = crate::git::Tag::parse_target(&data)?;
-                let new_inner = Box::pin(self.target(&inner)).await?;
-                if new_inner == inner {
-                    return Ok(oid.to_string());
+        // Follow the tags down to what they name, then rewrite back up.
+        let mut chain: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut at = oid.to_string();
+        let mut new = loop {
+            match self.hub.objects.read(self.repo, &at).await? {
+                Some((Kind::Commit, _)) => break self.commit(&at).await?,
+                Some((Kind::Tag, data)) if chain.len() < MAX_TAG_CHAIN => {
+                    let inner = crate::git::Tag::parse_target(&data)?;
+                    chain.push((at, data));
+                    at = inner;
                 }
-                let text = String::from_utf8_lossy(&data);
-                let rest = text.split_once('\n').map(|x| x.1).unwrap_or("");
-                let tag = format!("object {new_inner}\n{rest}");
-                self.hub
-                    .objects
-                    .write(self.repo, Kind::Tag, tag.as_bytes())
-                    .await
+                Some((Kind::Tag, _)) => {
+                    return Err(Error::bad_request(format!(
+                        "A tag in this repository is a chain of more than {MAX_TAG_CHAIN} tags; it cannot be rewritten"
+                    )))
+                }
+                _ => break at.clone(),
             }
-            _ => Ok(oid.to_string()),
+        };
+        while let Some((tag_oid, data)) = chain.pop() {
+            if new == at {
+                // Nothing below changed: this tag (and those above) keep their ids.
+                new = tag_oid.clone();
+                at = tag_oid;
+                continue;
+            }
+            let text = String::from_utf8_lossy(&data);
+            let rest = text.split_once('\n').map(|x| x.1).unwrap_or("");
+            let tag = format!("object {new}\n{rest}");
+            at = tag_oid;
+            new = self
+                .hub
+                .objects
+                .write(self.repo, Kind::Tag, tag.as_bytes())
+                .await?;
         }
+        Ok(new)
     }
 }

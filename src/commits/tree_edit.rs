@@ -1,8 +1,6 @@
 //! Applying path edits to a git tree, loading only the subtrees that change.
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::Pin;
 
 use crate::error::{Error, Result};
 use crate::git::tree::{TreeEntry, MODE_SYMLINK, MODE_TREE};
@@ -18,6 +16,20 @@ enum Slot {
 #[derive(Default)]
 struct Node {
     entries: BTreeMap<String, Slot>,
+}
+
+impl Drop for Node {
+    /// Without recursion: an edit can hold a chain of 2,048 directories.
+    fn drop(&mut self) {
+        let mut pending = vec![std::mem::take(&mut self.entries)];
+        while let Some(map) = pending.pop() {
+            for (_, slot) in map {
+                if let Slot::Dir(mut n) = slot {
+                    pending.push(std::mem::take(&mut n.entries));
+                }
+            }
+        }
+    }
 }
 
 impl Node {
@@ -146,29 +158,48 @@ impl<'a> TreeEditor<'a> {
     }
 }
 
-type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Post-order write; empty directories vanish (git cannot hold them).
-fn write_node(store: &ObjectStore, repo: i64, node: Node) -> BoxFut<'_, Result<Option<String>>> {
-    Box::pin(async move {
-        let mut entries = Vec::with_capacity(node.entries.len());
-        for (name, slot) in node.entries {
-            match slot {
-                Slot::Kept(e) => entries.push(e),
-                Slot::Dir(child) => {
-                    if let Some(oid) = write_node(store, repo, child).await? {
-                        entries.push(TreeEntry {
-                            mode: MODE_TREE.into(),
-                            name,
-                            oid,
-                        });
+/// Post-order write with an explicit stack (a path can be 2,048 levels deep); empty
+/// directories vanish (git cannot hold them).
+async fn write_node(store: &ObjectStore, repo: i64, mut root: Node) -> Result<Option<String>> {
+    struct Level {
+        name: String,
+        rest: std::collections::btree_map::IntoIter<String, Slot>,
+        out: Vec<TreeEntry>,
+    }
+    let mut stack = vec![Level {
+        name: String::new(),
+        rest: std::mem::take(&mut root.entries).into_iter(),
+        out: Vec::new(),
+    }];
+    while let Some(top) = stack.last_mut() {
+        match top.rest.next() {
+            Some((_, Slot::Kept(e))) => top.out.push(e),
+            Some((name, Slot::Dir(mut child))) => stack.push(Level {
+                name,
+                rest: std::mem::take(&mut child.entries).into_iter(),
+                out: Vec::new(),
+            }),
+            None => {
+                let Some(mut done) = stack.pop() else { break };
+                let oid = if done.out.is_empty() {
+                    None
+                } else {
+                    Some(store.write_tree(repo, &mut done.out).await?)
+                };
+                match stack.last_mut() {
+                    Some(parent) => {
+                        if let Some(oid) = oid {
+                            parent.out.push(TreeEntry {
+                                mode: MODE_TREE.into(),
+                                name: done.name,
+                                oid,
+                            });
+                        }
                     }
+                    None => return Ok(oid),
                 }
             }
         }
-        if entries.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(store.write_tree(repo, &mut entries).await?))
-    })
+    }
+    Ok(None)
 }

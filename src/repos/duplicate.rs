@@ -22,10 +22,27 @@ use crate::storage::git_object_key;
 
 /// Objects copied at once (with a bucket each copy is two round trips).
 const COPY_PARALLEL: usize = 16;
+/// Objects up to this size are copied through memory (so at most 16 MiB is held at once).
+const SMALL_OBJECT: u64 = 1 << 20;
 
 /// Copy `source` (which the caller can read) into a new repository `to` (`namespace/name`),
 /// private as asked or as the source is. The namespace's quota must take the source's usage.
+/// The work runs in a task of its own: a client that hangs up does not leave a half-filled
+/// repository behind (it is finished, or undone on failure, either way).
 pub async fn duplicate_repo(
+    hub: &Hub,
+    caller: &Caller,
+    source: &Repo,
+    to: &str,
+    private: Option<bool>,
+) -> Result<Repo> {
+    let (hub, caller, source, to) = (hub.clone(), caller.clone(), source.clone(), to.to_string());
+    tokio::spawn(async move { duplicate_now(&hub, &caller, &source, &to, private).await })
+        .await
+        .map_err(|e| Error::internal(format!("repository duplication stopped: {e}")))?
+}
+
+async fn duplicate_now(
     hub: &Hub,
     caller: &Caller,
     source: &Repo,
@@ -67,14 +84,21 @@ async fn fill(hub: &Hub, source: &Repo, target: &Repo, refs: &[(String, String)]
     let objects = reachable(hub, source.id, refs.iter().map(|(_, t)| t.clone())).await?;
     let (src, dst) = (source.id, target.id);
     let mut copies = futures_util::stream::iter(objects.into_iter().map(|oid| async move {
-        let bytes = hub
+        let (from, to) = (git_object_key(src, &oid), git_object_key(dst, &oid));
+        let missing = || Error::internal(format!("object {oid} of repo {src} is missing"));
+        // Small objects (nearly all) in one read; a large blob through a staging file.
+        let head = hub
             .storage
-            .read_all(&git_object_key(src, &oid))
+            .read_prefix(&from, SMALL_OBJECT + 1)
             .await?
-            .ok_or_else(|| Error::internal(format!("object {oid} of repo {src} is missing")))?;
-        hub.storage
-            .put_bytes_if_absent(&git_object_key(dst, &oid), &bytes)
-            .await
+            .ok_or_else(missing)?;
+        if head.len() as u64 <= SMALL_OBJECT {
+            hub.storage.put_bytes_if_absent(&to, &head).await
+        } else if hub.storage.copy(&from, &to).await? {
+            Ok(())
+        } else {
+            Err(missing())
+        }
     }))
     .buffer_unordered(COPY_PARALLEL);
     while let Some(r) = copies.next().await {

@@ -145,6 +145,27 @@ impl Storage {
         }
     }
 
+    /// Copy the object at `from` to `to` through a staging file, so memory stays bounded
+    /// whatever its size (nothing happens if `to` exists). `false` if `from` is missing.
+    pub async fn copy(&self, from: &str, to: &str) -> Result<bool> {
+        let Some(mut src) = self.open_range(from, 0, u64::MAX).await? else {
+            return Ok(false);
+        };
+        let staged = self.staging_path();
+        let written = async {
+            let mut f = tokio::fs::File::create(&staged).await?;
+            tokio::io::copy(&mut src.reader, &mut f).await?;
+            sync_staged(&mut f).await
+        }
+        .await;
+        if let Err(e) = written {
+            let _ = tokio::fs::remove_file(&staged).await;
+            return Err(e);
+        }
+        self.commit_staged(&staged, to).await?;
+        Ok(true)
+    }
+
     /// Read a small object whole.
     pub async fn read_all(&self, key: &str) -> Result<Option<Vec<u8>>> {
         match self {

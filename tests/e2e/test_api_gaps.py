@@ -376,3 +376,24 @@ def test_resolve_if_none_match_is_304(api, repo_id, http, hub):
         r = http.get(f"/{repo_id}/resolve/main/{path}", headers={"if-none-match": '"other"'}, follow_redirects=True)
         assert r.status_code == 200 and len(r.content) > 0
     assert http.head(f"/{repo_id}/resolve/main/w.bin", headers={"if-none-match": etag}).status_code == 304
+
+
+@pytest.mark.parametrize("cursor", ["18446744073709551615", "9223372036854775807", "9223372036854775808"])
+def test_huge_cursor_is_an_empty_page(api, http, hub, cursor):
+    """A cursor beyond any list answers an empty page on every paginated list (it used to wrap
+    to a negative SQL offset, or overflow computing the next page)."""
+    rid = new_id("cur")
+    api.create_repo(rid)
+    api.upload_file(path_or_fileobj=os.urandom(2000), path_in_repo="w.bin", repo_id=rid)
+    assert http.post(f"/api/models/{rid}/like", headers=auth(hub)).status_code == 200
+    for path in (
+        f"/api/models?cursor={cursor}",
+        f"/api/models?cursor={cursor}&limit=1",
+        f"/api/models/{rid}/lfs-files?cursor={cursor}&limit=1",
+        f"/api/models/{rid}/likers?cursor={cursor}&limit=1",
+        f"/api/users/alice/likes?cursor={cursor}&limit=1",
+    ):
+        r = http.get(path, headers=auth(hub))
+        assert r.status_code == 200 and r.json() == [] and "link" not in r.headers, (path, r.status_code, r.text[:200])
+    r = http.get("/api/models?cursor=-1", headers=auth(hub))
+    assert r.status_code == 400 and r.headers["x-error-code"] == "BadRequest"

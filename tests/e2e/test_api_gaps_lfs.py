@@ -160,6 +160,11 @@ def test_delete_with_rewrite_history(api, http, hub, tmp_path):
     assert os.path.exists(object_path(hub, sha256(shared)))  # still `other`'s
     assert http.get(f"/{other}/resolve/main/s.bin", follow_redirects=True).content == shared
     assert http.get(f"/{rid}/resolve/main/d/keep.bin", follow_redirects=True).content == keep
+    # The old commits are still addressable by id until GC, but their deleted files are gone,
+    # even the one whose bytes `other` still stores.
+    for path in ("secret.bin", "shared.bin"):
+        r = http.get(f"/{rid}/resolve/{before['main']}/{path}", follow_redirects=True)
+        assert r.status_code == 410, (path, r.status_code)
     # A clone sees the rewritten history, and git agrees it is whole.
     env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_LFS_SKIP_SMUDGE="1")
     subprocess.run(["git", "clone", "-q", f"{hub.endpoint}/{rid}", str(tmp_path / "c")], env=env, check=True, capture_output=True)
@@ -188,6 +193,11 @@ def test_lfs_file_deletion_permissions(api, bob_api, http, hub):
         ro.permanently_delete_lfs_files(rid, f)
     assert e.value.response.status_code == 403
     assert len(list(api.list_lfs_files(rid))) == 1 and len(list(api.list_lfs_files(priv))) == 1
+    # Listing is for writers too (it names every object ever committed, deleted paths included).
+    for client, status in ((bob_api, 403), (ro, 403), (HfApi(endpoint=hub.endpoint, token=False), 401)):
+        with pytest.raises(HfHubHTTPError) as e:
+            list(client.list_lfs_files(rid))
+        assert e.value.response.status_code == status
     # The single-file form.
     r = http.delete(f"/api/models/{priv}/lfs-files/{f[0].file_oid}?rewriteHistory=true", headers=auth(hub))
     assert r.status_code == 200, r.text
@@ -275,6 +285,10 @@ def test_duplicate_repo_copies_history_refs_and_lfs(api, bob_api, http, hub, tmp
     api.create_tag(src, tag="v1", revision=api.list_repo_commits(src)[2].commit_id, tag_message="first")
     api.create_branch(src, branch="dev")
     api.upload_file(path_or_fileobj=b"dev", path_in_repo="dev.txt", repo_id=src, revision="dev")
+    # A regular (git) file larger than the copy takes through memory.
+    big = os.urandom(700_000).hex().encode()
+    api.upload_file(path_or_fileobj=big, path_in_repo="big.txt", repo_id=src, revision="dev")
+    assert next(f for f in api.list_repo_tree(src, revision="dev") if f.path == "big.txt").lfs is None
     src_refs = api.list_repo_refs(src)
 
     dup = new_id("dup")
@@ -294,6 +308,7 @@ def test_duplicate_repo_copies_history_refs_and_lfs(api, bob_api, http, hub, tmp
     assert open(hf_hub_download(dup, "w.bin", cache_dir=tmp_path / "a", token=hub.tokens["alice"]), "rb").read() == v2
     assert open(hf_hub_download(dup, "w.bin", revision="v1", cache_dir=tmp_path / "b", token=hub.tokens["alice"]), "rb").read() == v1
     assert "dev.txt" in api.list_repo_files(dup, revision="dev")
+    assert http.get(f"/{dup}/resolve/dev/big.txt", headers=auth(hub)).content == big
     env = dict(os.environ, GIT_TERMINAL_PROMPT="0")
     subprocess.run(["git", "clone", "-q", f"http://alice:{hub.tokens['alice']}@127.0.0.1:{hub.port}/{dup}", str(tmp_path / "g")], env=env, check=True, capture_output=True)
     subprocess.run(["git", "fsck", "--strict"], cwd=tmp_path / "g", check=True, capture_output=True)
@@ -323,3 +338,71 @@ def test_duplicate_repo_copies_history_refs_and_lfs(api, bob_api, http, hub, tmp
         carl_api.duplicate_repo(pub, f"{carl}/copy")
     assert e.value.response.status_code == 413
     assert not carl_api.repo_exists(f"{carl}/copy")
+
+
+def test_hand_written_pointer_is_refused(api, bob_api, http, hub):
+    """A pointer to an object bob never received cannot be committed, even as a regular file
+    whose text is a pointer, even when another repository stores the bytes."""
+    priv, mine = new_id("p"), new_id("mine", "bob")
+    api.create_repo(priv, private=True)
+    secret = os.urandom(4000)
+    api.upload_file(path_or_fileobj=secret, path_in_repo="s.bin", repo_id=priv)
+    bob_api.create_repo(mine)
+    head = bob_api.model_info(mine).sha
+    pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256(secret)}\nsize 4000\n"
+    import base64
+
+    ndjson = "\n".join(json.dumps(x) for x in [
+        {"key": "header", "value": {"summary": "pointer"}},
+        {"key": "file", "value": {"path": "p.bin", "content": base64.b64encode(pointer.encode()).decode(), "encoding": "base64"}},
+    ]) + "\n"
+    r = http.post(f"/api/models/{mine}/commit/main", content=ndjson, headers={**auth(hub, "bob"), "content-type": "application/x-ndjson"})
+    assert r.status_code == 400 and "has not been uploaded" in r.headers["x-error-message"], r.text
+    assert bob_api.model_info(mine).sha == head
+    assert http.get(f"/{mine}/resolve/main/p.bin").status_code == 404
+
+
+def test_deep_trees_are_rewritten_and_edited(api, http, hub, tmp_path):
+    """A pushed history may nest trees thousands of levels deep (git pushes 6,000 and more when asked),
+    and an API path may have 2,048 levels: rewriting and editing such trees works (both used to
+    recurse once per level and overflowed the stack, taking the whole hub down)."""
+    rid = new_id("deep")
+    api.create_repo(rid)
+    doomed = os.urandom(3000)
+    api.upload_file(path_or_fileobj=doomed, path_in_repo="w.bin", repo_id=rid)
+    # Through the API: the longest path the hub takes (4,096 bytes), one letter per level.
+    api_deep = "/".join(["a"] * 2048)
+    api.upload_file(path_or_fileobj=b"api", path_in_repo=api_deep, repo_id=rid, commit_message="deep")
+    api.upload_file(path_or_fileobj=b"api2", path_in_repo=api_deep[:-1] + "b", repo_id=rid, commit_message="deep")
+    # Through git: deeper than any path.
+    host = hub.endpoint.split("://", 1)[1]
+    remote = f"http://alice:{hub.tokens['alice']}@{host}/{rid}"
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(os.environ, HOME=str(home), GIT_CONFIG_NOSYSTEM="1", GIT_TERMINAL_PROMPT="0", GIT_LFS_SKIP_SMUDGE="1")
+    git = lambda *a, **k: subprocess.run(["git", "-c", "core.maxTreeDepth=100000", *a], cwd=tmp_path / "c", env=env, check=True, capture_output=True, **k)
+    # No checkout: 2,048 nested directories are more than Python's rmtree can clean up.
+    subprocess.run(["git", "clone", "-q", "--no-checkout", remote, str(tmp_path / "c")], env=env, check=True, capture_output=True)
+    deep = "/".join(["d"] * 6000) + "/f.txt"
+    stream = (
+        "commit refs/heads/main\n"
+        "committer A <a@example.com> 1700000000 +0000\n"
+        "data 4\ndeep\n"
+        "from refs/remotes/origin/main\n"
+        f"M 100644 inline {deep}\ndata 2\nx\n\n"
+    )
+    git("fast-import", "--quiet", input=stream.encode())
+    git("push", "-q", "origin", "main")
+    before = api.model_info(rid).sha
+    api.permanently_delete_lfs_files(rid, list(api.list_lfs_files(rid)))
+    assert api.model_info(rid).sha != before and list(api.list_lfs_files(rid)) == []
+    assert http.get(f"/{rid}/resolve/main/w.bin").status_code == 404
+    assert http.get(f"/{rid}/resolve/main/{api_deep}").content == b"api"
+    assert http.get(f"/{rid}/resolve/main/{api_deep[:-1]}b").content == b"api2"
+    git("fetch", "-q", "origin")
+    tip = git("rev-parse", "origin/main").stdout.decode().strip()
+    assert tip == api.model_info(rid).sha
+    # The deep subtree was walked (for doomed files) and kept as it was; the root lost w.bin.
+    root = lambda rev: dict(line.split("\t", 1)[::-1] for line in git("ls-tree", rev).stdout.decode().splitlines())
+    old, new = root(before), root("origin/main")
+    assert new["d"] == old["d"] and "w.bin" in old and "w.bin" not in new

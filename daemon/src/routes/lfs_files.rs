@@ -17,13 +17,14 @@ use crate::request::read_json;
 const PAGE: u64 = 100;
 const MAX_PAGE: u64 = 1000;
 
-/// `GET .../lfs-files`, newest first, `Link`-paginated.
+/// `GET .../lfs-files`, newest first, `Link`-paginated; for writers, as it serves the storage
+/// clean-up (every object ever committed, deleted paths included).
 pub async fn list(ctx: Ctx, id: RepoRef) -> ApiResult<Response> {
     let hub = ctx.hub.clone();
     let caller = auth::caller(&hub, &ctx.headers).await?;
-    let (repo, _) = load_repo(&hub, caller.as_ref(), &id, Access::Read).await?;
+    let (repo, _) = load_repo(&hub, caller.as_ref(), &id, Access::Write).await?;
     let limit = ctx.query.u64("limit")?.unwrap_or(PAGE).clamp(1, MAX_PAGE);
-    let offset = ctx.query.u64("cursor")?.unwrap_or(0);
+    let offset = ctx.query.cursor()?;
     let rid = repo.id;
     let files = hub
         .db

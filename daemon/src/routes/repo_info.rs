@@ -161,7 +161,7 @@ pub async fn list(ctx: Ctx, t: RepoType) -> ApiResult<Response> {
     let caller = auth::caller(&hub, &ctx.headers).await?;
     let q = &ctx.query;
     let limit = q.u64("limit")?.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
-    let offset = q.u64("cursor")?.unwrap_or(0);
+    let offset = q.cursor()?;
     let sort = SortKey::parse(q.get("sort").unwrap_or("createdAt"))?;
     let descending = q.get("direction") != Some("1");
     let author = q
@@ -256,7 +256,7 @@ pub async fn storage_list(ctx: Ctx, org: Option<&str>) -> ApiResult<Response> {
         .u64("limit")?
         .unwrap_or(MAX_PAGE)
         .clamp(1, MAX_PAGE);
-    let offset = ctx.query.u64("cursor")?.unwrap_or(0);
+    let offset = ctx.query.cursor()?;
     let (rows, total) = hub
         .db
         .call(move |c| repos::namespace_storage(c, &caller, &ns, offset, limit))

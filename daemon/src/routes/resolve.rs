@@ -59,7 +59,7 @@ fn parse_range(h: Option<&HeaderValue>, size: u64) -> Result<Option<(u64, u64)>,
 
 fn gone(path: &str, oid: &str) -> ApiError {
     ApiError(Error::Gone(format!(
-        "The content of '{path}' at this revision is no longer stored (LFS object {oid} was removed by retention); download a newer revision"
+        "The content of '{path}' at this revision is no longer stored (LFS object {oid} was removed by retention or deleted from this repository); download a newer revision"
     )))
 }
 
@@ -208,6 +208,18 @@ pub async fn resolve(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<
         blob,
         info,
     } = file;
+    if let Some(p) = &info.lfs {
+        // A pointer serves only an object this repository's history holds: not one another
+        // repo stored (a hand-written pointer would read it), nor one its owner deleted.
+        let (oid, repo_id) = (p.oid.clone(), repo.id);
+        if !hub
+            .db
+            .call(move |c| kohaku::lfs::repo_has_object(c, repo_id, &oid))
+            .await?
+        {
+            return Err(gone(path, &p.oid));
+        }
+    }
     let mut headers = HeaderMap::new();
     headers.insert("x-repo-commit", hv(&commit));
     let (size, etag) = match &info.lfs {

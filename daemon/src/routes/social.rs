@@ -131,7 +131,7 @@ pub async fn likers(ctx: Ctx, id: RepoRef) -> ApiResult<Response> {
     let caller = auth::caller(&hub, &ctx.headers).await?;
     let (repo, _) = load_repo(&hub, caller.as_ref(), &id, Access::Read).await?;
     let limit = ctx.query.u64("limit")?.unwrap_or(1000).clamp(1, 1000);
-    let offset = ctx.query.u64("cursor")?.unwrap_or(0);
+    let offset = ctx.query.cursor()?;
     let r = repo.id;
     let rows = hub
         .db
@@ -168,7 +168,7 @@ pub async fn user_likes(ctx: Ctx, username: &str) -> ApiResult<Response> {
     let hub = ctx.hub.clone();
     let caller = auth::caller(&hub, &ctx.headers).await?;
     let limit = ctx.query.u64("limit")?.unwrap_or(1000).clamp(1, 1000);
-    let offset = ctx.query.u64("cursor")?.unwrap_or(0);
+    let offset = ctx.query.cursor()?;
     let name = username.to_string();
     let rows = hub
         .db
