@@ -158,6 +158,24 @@ def test_good_card_and_missing_metadata(api, repo_id, http):
     assert r.status_code == 400 and r.headers["x-error-code"] == "BadRequest"
 
 
+def test_card_metadata_bombs_are_refused_quickly(api, repo_id, http):
+    """A "billion laughs" card (aliases of aliases) and an oversized front matter are refused
+    with a clear error instead of being expanded (the hub's parser would hold gigabytes)."""
+    bomb = "---\na: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(9)
+    ) + "---\n# Bomb\n"
+    r = http.post("/api/validate-yaml", json={"content": bomb, "repoType": "model"}, timeout=30)
+    assert r.status_code == 400 and "aliases" in r.json()["errors"][0]["message"]
+    before = api.model_info(repo_id).sha
+    with pytest.raises(ValueError, match="Invalid metadata in README.md"):
+        api.upload_file(path_or_fileobj=bomb.encode(), path_in_repo="README.md", repo_id=repo_id)
+    big = "---\n" + "".join(f"k{i}: {'v' * 100}\n" for i in range(11000)) + "---\n"
+    r = http.post("/api/validate-yaml", json={"content": big}, timeout=30)
+    assert r.status_code == 400 and "larger than" in r.json()["errors"][0]["message"]
+    assert api.model_info(repo_id).sha == before
+
+
 # --- 5. list_user_repos / hf repos ls ------------------------------------------------------
 
 
