@@ -4,8 +4,8 @@ use std::fmt;
 
 /// Everything a core operation can refuse or fail with.
 ///
-/// Variants carry the message the user sees; the HF error code (`X-Error-Code`) and the
-/// status are derived from the variant so that every path answers the same way.
+/// Variants are domain outcomes carrying the message the user sees; the daemon derives the HTTP
+/// status and the HF error code (`X-Error-Code`) from the variant, in one place.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{0}")]
@@ -110,53 +110,6 @@ impl Error {
     }
     pub fn entry_not_found(path: &str) -> Self {
         Error::EntryNotFound(format!("Entry not found: {path}"))
-    }
-
-    /// HTTP status code for this error.
-    pub fn status(&self) -> u16 {
-        match self {
-            Error::RepoNotFound(_)
-            | Error::RevisionNotFound(_)
-            | Error::EntryNotFound(_)
-            | Error::NoRoute(_) => 404,
-            Error::BadRequest(_) => 400,
-            Error::Unprocessable(_) => 422,
-            Error::Unauthorized(_) => 401,
-            Error::Forbidden(_) => 403,
-            Error::Conflict { .. } => 409,
-            Error::PreconditionFailed(_) => 412,
-            Error::PayloadTooLarge(_) => 413,
-            Error::RangeNotSatisfiable { .. } => 416,
-            Error::Gone(_) => 410,
-            Error::NotImplemented(_) => 501,
-            Error::Unavailable(_) | Error::Busy(_) => 503,
-            Error::InsufficientStorage(_) => 507,
-            Error::Database(_) | Error::Io(_) | Error::Internal(_) => 500,
-        }
-    }
-
-    /// The `X-Error-Code` value; the HF client keys its exception classes on it. `None` for
-    /// an unknown route, which carries no HF code at all.
-    pub fn code(&self) -> Option<&'static str> {
-        Some(match self {
-            Error::NoRoute(_) => return None,
-            Error::RepoNotFound(_) => "RepoNotFound",
-            Error::RevisionNotFound(_) => "RevisionNotFound",
-            Error::EntryNotFound(_) => "EntryNotFound",
-            Error::BadRequest(_) | Error::Unprocessable(_) => "BadRequest",
-            Error::Unauthorized(_) => "Unauthorized",
-            Error::Forbidden(_) => "Forbidden",
-            Error::Conflict { url: Some(_), .. } => "RepoExists",
-            Error::Conflict { url: None, .. } => "Conflict",
-            Error::PreconditionFailed(_) => "PreconditionFailed",
-            Error::PayloadTooLarge(_) => "PayloadTooLarge",
-            Error::RangeNotSatisfiable { .. } => "RangeNotSatisfiable",
-            Error::Gone(_) => "Gone",
-            Error::NotImplemented(_) => "NotImplemented",
-            Error::Unavailable(_) | Error::Busy(_) => "ServiceUnavailable",
-            Error::InsufficientStorage(_) => "InsufficientStorage",
-            Error::Database(_) | Error::Io(_) | Error::Internal(_) => "ServerError",
-        })
     }
 
     /// Message safe to show to a client: internal details stay in the logs.

@@ -39,7 +39,7 @@ pub fn header_safe(s: &str) -> HeaderValue {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let e = self.0;
-        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = status_of(&e);
         if let Error::InsufficientStorage(_) = &e {
             log_out_of_space(&e);
         } else if status.is_server_error() {
@@ -53,7 +53,7 @@ impl IntoResponse for ApiError {
             body["url"] = serde_json::Value::String(u.clone());
         }
         let mut headers = HeaderMap::new();
-        if let Some(code) = e.code() {
+        if let Some(code) = hf_code(&e) {
             headers.insert("x-error-code", HeaderValue::from_static(code));
         }
         headers.insert("x-error-message", header_safe(&message));
@@ -71,6 +71,54 @@ impl IntoResponse for ApiError {
         }
         (status, headers, axum::Json(body)).into_response()
     }
+}
+
+/// The HTTP status of a core error.
+pub fn status_of(e: &Error) -> StatusCode {
+    let code = match e {
+        Error::RepoNotFound(_)
+        | Error::RevisionNotFound(_)
+        | Error::EntryNotFound(_)
+        | Error::NoRoute(_) => 404,
+        Error::BadRequest(_) => 400,
+        Error::Unprocessable(_) => 422,
+        Error::Unauthorized(_) => 401,
+        Error::Forbidden(_) => 403,
+        Error::Conflict { .. } => 409,
+        Error::PreconditionFailed(_) => 412,
+        Error::PayloadTooLarge(_) => 413,
+        Error::RangeNotSatisfiable { .. } => 416,
+        Error::Gone(_) => 410,
+        Error::NotImplemented(_) => 501,
+        Error::Unavailable(_) | Error::Busy(_) => 503,
+        Error::InsufficientStorage(_) => 507,
+        Error::Database(_) | Error::Io(_) | Error::Internal(_) => 500,
+    };
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// The `X-Error-Code` value; the HF client keys its exception classes on it. `None` for an
+/// unknown route, which carries no HF code at all.
+pub fn hf_code(e: &Error) -> Option<&'static str> {
+    Some(match e {
+        Error::NoRoute(_) => return None,
+        Error::RepoNotFound(_) => "RepoNotFound",
+        Error::RevisionNotFound(_) => "RevisionNotFound",
+        Error::EntryNotFound(_) => "EntryNotFound",
+        Error::BadRequest(_) | Error::Unprocessable(_) => "BadRequest",
+        Error::Unauthorized(_) => "Unauthorized",
+        Error::Forbidden(_) => "Forbidden",
+        Error::Conflict { url: Some(_), .. } => "RepoExists",
+        Error::Conflict { url: None, .. } => "Conflict",
+        Error::PreconditionFailed(_) => "PreconditionFailed",
+        Error::PayloadTooLarge(_) => "PayloadTooLarge",
+        Error::RangeNotSatisfiable { .. } => "RangeNotSatisfiable",
+        Error::Gone(_) => "Gone",
+        Error::NotImplemented(_) => "NotImplemented",
+        Error::Unavailable(_) | Error::Busy(_) => "ServiceUnavailable",
+        Error::InsufficientStorage(_) => "InsufficientStorage",
+        Error::Database(_) | Error::Io(_) | Error::Internal(_) => "ServerError",
+    })
 }
 
 /// A full disk fails every write until an operator frees space: one line a minute says so
@@ -145,12 +193,12 @@ mod tests {
     #[test]
     fn out_of_space_is_507_with_a_clear_message() {
         let full: Error = std::io::Error::from(std::io::ErrorKind::StorageFull).into();
-        assert_eq!(full.status(), 507);
-        assert_eq!(full.code(), Some("InsufficientStorage"));
+        assert_eq!(status_of(&full).as_u16(), 507);
+        assert_eq!(hf_code(&full), Some("InsufficientStorage"));
         assert!(full.public_message().contains("out of storage space"));
         let quota: Error = std::io::Error::from(std::io::ErrorKind::QuotaExceeded).into();
-        assert_eq!(quota.status(), 507);
+        assert_eq!(status_of(&quota).as_u16(), 507);
         let other: Error = std::io::Error::from(std::io::ErrorKind::PermissionDenied).into();
-        assert_eq!(other.status(), 500);
+        assert_eq!(status_of(&other).as_u16(), 500);
     }
 }
