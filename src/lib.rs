@@ -28,6 +28,7 @@ pub mod repos;
 pub mod ssh_keys;
 pub mod stats;
 pub mod storage;
+pub mod wire;
 pub mod xet;
 
 pub use error::{Error, Result};

@@ -131,6 +131,11 @@ pub fn user_by_name(conn: &Conn, username: &str) -> Result<Option<User>> {
         .optional()?)
 }
 
+/// The profile text of a user or organization.
+pub fn user_bio(conn: &Conn, id: i64) -> Result<Option<String>> {
+    Ok(conn.query_row("SELECT bio FROM users WHERE id = ?1", [id], |r| r.get(0))?)
+}
+
 /// A (non-organization) user by name, or `EntryNotFound`.
 pub fn require_user(conn: &Conn, username: &str) -> Result<User> {
     user_by_name(conn, username)?

@@ -164,3 +164,27 @@ pub fn namespace_storage(
     )?;
     Ok((rows, total.max(0) as u64))
 }
+
+/// How many repositories of each type a namespace holds that `caller` may see.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RepoCounts {
+    pub models: i64,
+    pub datasets: i64,
+    pub spaces: i64,
+}
+
+pub fn count_by_type(conn: &Conn, namespace: &str, caller: Option<&Caller>) -> Result<RepoCounts> {
+    let cond = crate::perms::readable_repos_sql(caller);
+    let q = |t: &str| -> Result<i64> {
+        Ok(conn.query_row(
+            &format!("SELECT COUNT(*) FROM repos r WHERE r.namespace = ?1 AND r.repo_type = ?2 AND {cond}"),
+            [namespace, t],
+            |r| r.get(0),
+        )?)
+    };
+    Ok(RepoCounts {
+        models: q("model")?,
+        datasets: q("dataset")?,
+        spaces: q("space")?,
+    })
+}

@@ -2,7 +2,7 @@
 
 mod create;
 mod duplicate;
-mod listing;
+pub mod listing;
 pub mod refs;
 
 pub use create::{

@@ -22,3 +22,10 @@ use kohaku::Hub;
 pub fn open_hub(cfg: Config) -> anyhow::Result<Hub> {
     Ok(Hub::open_existing(cfg)?)
 }
+
+/// A runtime for the core's async actions (the same functions the daemon calls).
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}

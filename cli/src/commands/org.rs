@@ -1,10 +1,9 @@
 //! `kohaku org list|create|add-member|remove-member`
 
-use anyhow::anyhow;
 use comfy_table::Table;
-use kohaku::accounts;
+use kohaku::accounts::Caller;
 use kohaku::config::Config;
-use kohaku::orgs::{self, Role};
+use kohaku::orgs::{service, Role};
 
 #[derive(clap::Subcommand)]
 pub enum Cmd {
@@ -47,24 +46,18 @@ pub enum Cmd {
 
 pub fn run(cfg: Config, cmd: Cmd) -> anyhow::Result<()> {
     let hub = super::open_hub(cfg)?;
+    let rt = super::runtime()?;
+    let system = Caller::system();
     match cmd {
         Cmd::List { json } => {
-            let rows = hub.db.call_sync(|c| {
-                let mut out = Vec::new();
-                for o in orgs::list_orgs(c)? {
-                    let n = orgs::member_count(c, o.id)?;
-                    out.push((o, n));
-                }
-                Ok(out)
-            })?;
+            let rows = rt.block_on(service::list(&hub))?;
             if json {
-                let v: Vec<_> = rows.iter().map(|(o, n)| serde_json::json!({"name": o.username, "members": n, "created_at": o.created_at})).collect();
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 let mut t = Table::new();
                 t.set_header(vec!["name", "members", "created"]);
-                for (o, n) in rows {
-                    t.add_row(vec![o.username, n.to_string(), o.created_at]);
+                for o in rows {
+                    t.add_row(vec![o.name, o.members.to_string(), o.created_at]);
                 }
                 println!("{t}");
             }
@@ -74,34 +67,22 @@ pub fn run(cfg: Config, cmd: Cmd) -> anyhow::Result<()> {
             owner,
             description,
         } => {
-            let org = hub.db.call_sync(|c| {
-                let u = accounts::user_by_name(c, &owner)?
-                    .filter(|u| !u.is_org)
-                    .ok_or_else(|| {
-                        kohaku::Error::bad_request(format!("no user named '{owner}'"))
-                    })?;
-                orgs::create_org(c, &u, &name, None, description.as_deref())
-            })?;
-            eprintln!(
-                "created organization {} (super-admin: {owner})",
-                org.username
-            );
+            let req = service::CreateOrg {
+                name,
+                display_name: None,
+                description,
+                owner: Some(owner.clone()),
+            };
+            let org = rt.block_on(service::create(&hub, &system, req))?;
+            eprintln!("created organization {} (super-admin: {owner})", org.name);
         }
         Cmd::AddMember { org, user, role } => {
             let role = Role::parse(&role)?;
-            hub.db.call_sync(|c| {
-                let o = orgs::require_org(c, &org)?;
-                let u = accounts::user_by_name(c, &user)?
-                    .filter(|u| !u.is_org)
-                    .ok_or_else(|| kohaku::Error::bad_request(format!("no user named '{user}'")))?;
-                orgs::add_member_unchecked(c, o.id, u.id, role)
-            })?;
+            rt.block_on(service::set_member(&hub, &system, &org, &user, role))?;
             eprintln!("{user} is now {} of {org}", role.as_str());
         }
         Cmd::RemoveMember { org, user } => {
-            hub.db
-                .call_sync(|c| orgs::remove_member_unchecked(c, &org, &user))
-                .map_err(|e| anyhow!(e))?;
+            rt.block_on(service::remove_member(&hub, &system, &org, &user))?;
             eprintln!("removed {user} from {org}");
         }
     }

@@ -204,7 +204,7 @@ pub async fn me(ctx: Ctx) -> ApiResult<Response> {
         "full_name": u.full_name,
         "is_admin": u.is_admin,
         "created_at": u.created_at,
-        "orgs": super::orgs::orgs_json(&ctx.hub, u.id).await?,
+        "orgs": kohaku::orgs::service::badges(&ctx.hub, u.id).await?,
     }))
     .into_response())
 }

@@ -3,8 +3,9 @@
 //! (header `X-Admin-Token`).
 
 use axum::response::{IntoResponse, Response};
+use kohaku::accounts::Caller;
 use kohaku::accounts::{self, TokenRole};
-use kohaku::orgs::{self, Role};
+use kohaku::orgs::{service, Role};
 use kohaku::{Error, Hub};
 use serde::Deserialize;
 use serde_json::json;
@@ -161,47 +162,24 @@ pub async fn route(ctx: Ctx, rest: &[&str]) -> ApiResult<Response> {
                 .await?;
             json!({"success": true})
         }
-        (["orgs"], Method::GET) => {
-            let list = hub.db.call(|c| orgs::list_orgs(c)).await?;
-            json!(list
-                .iter()
-                .map(|o| json!({"name": o.username, "created_at": o.created_at}))
-                .collect::<Vec<_>>())
-        }
+        (["orgs"], Method::GET) => json!(service::list(&hub).await?),
         (["orgs"], Method::POST) => {
             let b: NewOrg = read_json(ctx.body, SMALL).await?;
-            let org = hub
-                .db
-                .call(move |c| {
-                    let owner = accounts::require_user(c, &b.owner)?;
-                    orgs::create_org(c, &owner, &b.name, None, b.description.as_deref())
-                })
-                .await?;
-            json!({"success": true, "name": org.username})
+            let req = service::CreateOrg {
+                name: b.name,
+                display_name: None,
+                description: b.description,
+                owner: Some(b.owner),
+            };
+            json!(service::create(&hub, &Caller::system(), req).await?)
         }
         (["orgs", org, "members"], Method::POST) => {
             let b: Member = read_json(ctx.body, SMALL).await?;
             let role = Role::parse(b.role.as_deref().unwrap_or("member"))?;
-            let o = org.to_string();
-            hub.db
-                .call(move |c| {
-                    let org = orgs::require_org(c, &o)?;
-                    orgs::add_member_unchecked(
-                        c,
-                        org.id,
-                        accounts::require_user(c, &b.username)?.id,
-                        role,
-                    )
-                })
-                .await?;
-            json!({"success": true})
+            json!(service::set_member(&hub, &Caller::system(), org, &b.username, role).await?)
         }
         (["orgs", org, "members", user], Method::DELETE) => {
-            let (o, u) = (org.to_string(), user.to_string());
-            hub.db
-                .call(move |c| orgs::remove_member_unchecked(c, &o, &u))
-                .await?;
-            json!({"success": true})
+            json!(service::remove_member(&hub, &Caller::system(), org, user).await?)
         }
         _ => return Err(Error::no_route().into()),
     };

@@ -62,7 +62,7 @@ pub async fn whoami(ReqHub(hub): ReqHub, headers: HeaderMap) -> ApiResult<Respon
         "canPay": false,
         "isAdmin": u.is_admin,
         "avatarUrl": hub.url(&format!("/api/users/{}/avatar", u.username)),
-        "orgs": super::orgs::orgs_json(&hub, u.id).await?,
+        "orgs": kohaku::orgs::service::badges(&hub, u.id).await?,
         "auth": auth_info,
     }))
     .into_response())

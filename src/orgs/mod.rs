@@ -1,6 +1,8 @@
 //! Organizations: a namespace (a `users` row with `is_org`) whose members have roles.
 //! visitor < member < admin < super-admin; the creator is super-admin.
 
+pub mod service;
+
 use crate::db::{Conn, OptionalExtension};
 use crate::params;
 use serde::Serialize;
