@@ -96,6 +96,35 @@ pub fn require_create_in(conn: &Conn, namespace: &str, caller: Option<&Caller>) 
     )))
 }
 
+/// May the caller see (with `min` = `Visitor`) or manage (`Admin`) the quota and usage of a
+/// namespace? Its owner, org members with at least
+/// `min`, hub admins.
+pub fn require_quota_access(
+    conn: &Conn,
+    caller: &Caller,
+    namespace: &str,
+    min: Role,
+) -> Result<()> {
+    if caller.user.is_admin || caller.user.username == namespace {
+        return Ok(());
+    }
+    match crate::orgs::role_in(conn, namespace, caller.user.id)? {
+        Some(r) if r >= min => Ok(()),
+        _ => Err(Error::Forbidden(format!(
+            "You cannot see or manage the quota and usage of '{namespace}'"
+        ))),
+    }
+}
+
+/// Hub administrators only (with a token that may write); `what` says what is refused.
+pub fn require_hub_admin(caller: &Caller, what: &str) -> Result<()> {
+    if caller.user.is_admin && caller.can_write() {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!("Only hub administrators {what}")))
+    }
+}
+
 /// SQL condition (over a `repos` alias `r`) selecting repos the caller may read; the user id
 /// is inlined as an integer, nothing else.
 pub fn readable_repos_sql(caller: Option<&Caller>) -> String {

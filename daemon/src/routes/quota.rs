@@ -3,7 +3,7 @@
 use axum::response::{IntoResponse, Response};
 use kohaku::accounts::Caller;
 use kohaku::names::RepoType;
-use kohaku::orgs::{self, Role};
+use kohaku::orgs::Role;
 use kohaku::perms::Access;
 use kohaku::quota::{self, NamespaceQuota};
 use kohaku::repos::{self, ListQuery, SortKey};
@@ -38,28 +38,15 @@ fn summary(q: &NamespaceQuota) -> Value {
     })
 }
 
-/// The namespace's owner, its org members, and hub admins may see its quota.
 async fn may_view(hub: &Hub, caller: &Caller, ns: &str, min: Role) -> Result<(), Error> {
-    if caller.user.is_admin || caller.user.username == ns {
-        return Ok(());
-    }
-    let (n, id) = (ns.to_string(), caller.user.id);
-    match hub.db.call(move |c| orgs::role_in(c, &n, id)).await? {
-        Some(r) if r >= min => Ok(()),
-        _ => Err(Error::Forbidden(format!(
-            "You cannot see the quota of '{ns}'"
-        ))),
-    }
+    let (n, c) = (ns.to_string(), caller.clone());
+    hub.db
+        .call(move |conn| kohaku::perms::require_quota_access(conn, &c, &n, min))
+        .await
 }
 
 fn admin_only(caller: &Caller) -> Result<(), Error> {
-    if caller.user.is_admin && caller.can_write() {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(
-            "Only hub administrators set quotas".into(),
-        ))
-    }
+    kohaku::perms::require_hub_admin(caller, "set quotas")
 }
 
 fn size_field(v: &Value, key: &str) -> Result<Option<Option<u64>>, Error> {
