@@ -2,6 +2,7 @@
 
 mod password;
 pub mod sessions;
+pub mod token_service;
 mod tokens;
 
 pub use password::{hash_password, verify_password};

@@ -1,8 +1,8 @@
 //! `kohaku token create|list|revoke`
 
-use anyhow::{anyhow, bail};
+use anyhow::bail;
 use comfy_table::Table;
-use kohaku::accounts::{self, TokenRole};
+use kohaku::accounts::{token_service, Caller, TokenRole};
 use kohaku::config::Config;
 
 #[derive(clap::Subcommand)]
@@ -45,32 +45,31 @@ pub enum Cmd {
 
 pub fn run(cfg: Config, cmd: Cmd) -> anyhow::Result<()> {
     let hub = super::open_hub(cfg)?;
-    let find = |name: &str| -> anyhow::Result<accounts::User> {
-        hub.db
-            .call_sync(|c| accounts::user_by_name(c, name))?
-            .ok_or_else(|| anyhow!("no user named '{name}'"))
-    };
+    let rt = super::runtime()?;
+    let system = Caller::system();
     match cmd {
         Cmd::Create {
             user,
             name,
             read_only,
         } => {
-            let u = find(&user)?;
             let role = if read_only {
                 TokenRole::Read
             } else {
                 TokenRole::Write
             };
-            let token = hub
-                .db
-                .call_sync(|c| accounts::create_token(c, u.id, &name, role))?;
-            println!("{token}");
+            let created = rt.block_on(token_service::create(
+                &hub,
+                &system,
+                Some(&user),
+                &name,
+                role,
+            ))?;
+            println!("{}", created.token);
             Ok(())
         }
         Cmd::List { user, json } => {
-            let u = find(&user)?;
-            let tokens = hub.db.call_sync(|c| accounts::list_tokens(c, u.id))?;
+            let tokens = rt.block_on(token_service::list(&hub, &system, Some(&user)))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&tokens)?);
             } else {
@@ -90,7 +89,6 @@ pub fn run(cfg: Config, cmd: Cmd) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Revoke { user, id, yes } => {
-            let u = find(&user)?;
             if !yes {
                 if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
                     bail!("refusing to revoke without --yes when not on a terminal");
@@ -102,7 +100,7 @@ pub fn run(cfg: Config, cmd: Cmd) -> anyhow::Result<()> {
                     bail!("cancelled");
                 }
             }
-            hub.db.call_sync(|c| accounts::revoke_token(c, u.id, id))?;
+            rt.block_on(token_service::revoke(&hub, &system, Some(&user), id))?;
             eprintln!("revoked token {id}");
             Ok(())
         }

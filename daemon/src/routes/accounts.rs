@@ -3,7 +3,8 @@
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use kohaku::accounts::sessions::{self, COOKIE};
-use kohaku::accounts::{self, LoginError, TokenRole};
+use kohaku::accounts::token_service;
+use kohaku::accounts::{self, LoginError};
 use kohaku::invitations::{self, NewInvitation};
 use kohaku::orgs::Role;
 use kohaku::{Error, Hub};
@@ -212,12 +213,7 @@ pub async fn me(ctx: Ctx) -> ApiResult<Response> {
 /// `GET /api/auth/tokens`
 pub async fn list_tokens(ctx: Ctx) -> ApiResult<Response> {
     let caller = auth::required(&ctx.hub, &ctx.headers).await?;
-    let id = caller.user.id;
-    let tokens = ctx
-        .hub
-        .db
-        .call(move |c| accounts::list_tokens(c, id))
-        .await?;
+    let tokens = token_service::list(&ctx.hub, &caller, None).await?;
     Ok(axum::Json(json!({"tokens": tokens})).into_response())
 }
 
@@ -234,26 +230,9 @@ pub async fn create_token(ctx: Ctx) -> ApiResult<Response> {
         return Err(Error::Forbidden("A read-only token cannot create tokens".into()).into());
     }
     let b: TokenBody = read_json(ctx.body, SMALL).await?;
-    let role = match b.role.as_deref().unwrap_or("write") {
-        "write" => TokenRole::Write,
-        "read" => TokenRole::Read,
-        other => {
-            return Err(
-                Error::bad_request(format!("Invalid token role '{other}': read or write")).into(),
-            )
-        }
-    };
-    let id = caller.user.id;
-    let name = b.name.clone();
-    let token = ctx
-        .hub
-        .db
-        .call(move |c| accounts::create_token(c, id, &name, role))
-        .await?;
-    Ok(
-        axum::Json(json!({"success": true, "token": token, "name": b.name, "role": role.as_str()}))
-            .into_response(),
-    )
+    let role = token_service::parse_role(b.role.as_deref().unwrap_or("write"))?;
+    let created = token_service::create(&ctx.hub, &caller, None, &b.name, role).await?;
+    Ok(axum::Json(created).into_response())
 }
 
 /// `DELETE /api/auth/tokens/{id}`
@@ -265,12 +244,7 @@ pub async fn revoke_token(ctx: Ctx, token_id: &str) -> ApiResult<Response> {
     let tid: i64 = token_id
         .parse()
         .map_err(|_| Error::bad_request("Invalid token id"))?;
-    let uid = caller.user.id;
-    ctx.hub
-        .db
-        .call(move |c| accounts::revoke_token(c, uid, tid))
-        .await?;
-    Ok(axum::Json(json!({"success": true})).into_response())
+    Ok(axum::Json(token_service::revoke(&ctx.hub, &caller, None, tid).await?).into_response())
 }
 
 #[derive(Deserialize)]

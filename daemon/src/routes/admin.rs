@@ -4,7 +4,7 @@
 
 use axum::response::{IntoResponse, Response};
 use kohaku::accounts::Caller;
-use kohaku::accounts::{self, TokenRole};
+use kohaku::accounts::{self, token_service, TokenRole};
 use kohaku::orgs::{service, Role};
 use kohaku::{Error, Hub};
 use serde::Deserialize;
@@ -124,43 +124,26 @@ pub async fn route(ctx: Ctx, rest: &[&str]) -> ApiResult<Response> {
             json!({"success": true})
         }
         (["users", name, "tokens"], Method::GET) => {
-            let n = name.to_string();
-            json!(
-                hub.db
-                    .call(move |c| accounts::list_tokens(c, accounts::require_user(c, &n)?.id))
-                    .await?
-            )
+            json!(token_service::list(&hub, &Caller::system(), Some(name)).await?)
         }
         (["users", name, "tokens"], Method::POST) => {
             let b: NewToken = read_json(ctx.body, SMALL).await?;
-            let n = name.to_string();
             let role = if b.read_only {
                 TokenRole::Read
             } else {
                 TokenRole::Write
             };
-            let token = hub
-                .db
-                .call(move |c| {
-                    accounts::create_token(
-                        c,
-                        accounts::require_user(c, &n)?.id,
-                        b.name.as_deref().unwrap_or("admin"),
-                        role,
-                    )
-                })
-                .await?;
-            json!({"token": token})
+            let name_of_token = b.name.as_deref().unwrap_or("admin");
+            let created =
+                token_service::create(&hub, &Caller::system(), Some(name), name_of_token, role)
+                    .await?;
+            json!(created)
         }
         (["users", name, "tokens", id], Method::DELETE) => {
-            let n = name.to_string();
             let id: i64 = id
                 .parse()
                 .map_err(|_| Error::bad_request("Invalid token id"))?;
-            hub.db
-                .call(move |c| accounts::revoke_token(c, accounts::require_user(c, &n)?.id, id))
-                .await?;
-            json!({"success": true})
+            json!(token_service::revoke(&hub, &Caller::system(), Some(name), id).await?)
         }
         (["orgs"], Method::GET) => json!(service::list(&hub).await?),
         (["orgs"], Method::POST) => {
