@@ -4,6 +4,7 @@ mod password;
 pub mod sessions;
 pub mod token_service;
 mod tokens;
+pub mod user_service;
 
 pub use password::{hash_password, verify_password};
 pub use tokens::{create_token, list_tokens, revoke_token, token_caller, TokenInfo, TokenRole};

@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context};
 use comfy_table::Table;
-use kohaku::accounts;
+use kohaku::accounts::{user_service, Caller};
 use kohaku::config::Config;
 
 #[derive(clap::Subcommand)]
@@ -119,6 +119,8 @@ fn ask_password(name: &str) -> anyhow::Result<String> {
 
 pub fn run(cfg: Config, cmd: Cmd) -> anyhow::Result<()> {
     let hub = super::open_hub(cfg)?;
+    let rt = super::runtime()?;
+    let system = Caller::system();
     match cmd {
         Cmd::Create {
             name,
@@ -127,9 +129,13 @@ pub fn run(cfg: Config, cmd: Cmd) -> anyhow::Result<()> {
             admin,
         } => {
             let password = password.read(&name)?;
-            let u = hub
-                .db
-                .call_sync(|c| accounts::create_user(c, &name, &email, &password, admin))?;
+            let req = user_service::NewUser {
+                username: name,
+                email,
+                password,
+                admin,
+            };
+            let u = rt.block_on(user_service::create(&hub, &system, req))?;
             eprintln!(
                 "created user {}{}",
                 u.username,
@@ -149,13 +155,12 @@ pub fn run(cfg: Config, cmd: Cmd) -> anyhow::Result<()> {
                     bail!("cancelled");
                 }
             }
-            hub.db.call_sync(|c| accounts::delete_user(c, &name))?;
+            rt.block_on(user_service::delete(&hub, &system, &name))?;
             eprintln!("deleted user {name}");
             Ok(())
         }
         Cmd::SetAdmin { name, revoke } => {
-            hub.db
-                .call_sync(|c| accounts::set_admin(c, &name, !revoke))?;
+            rt.block_on(user_service::set_admin(&hub, &system, &name, !revoke))?;
             eprintln!(
                 "{name} is {}a hub admin",
                 if revoke { "no longer " } else { "now " }
@@ -164,15 +169,12 @@ pub fn run(cfg: Config, cmd: Cmd) -> anyhow::Result<()> {
         }
         Cmd::Passwd { name, password } => {
             let password = password.read(&name)?;
-            hub.db.call_sync(|c| {
-                let u = accounts::require_user(c, &name)?;
-                accounts::set_password(c, u.id, &u.username, &password)
-            })?;
+            rt.block_on(user_service::set_password(&hub, &system, &name, &password))?;
             eprintln!("password of {name} changed");
             Ok(())
         }
         Cmd::List { json } => {
-            let users = hub.db.call_sync(|c| accounts::list_users(c))?;
+            let users = rt.block_on(user_service::list(&hub, &system))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&users)?);
             } else {

@@ -4,7 +4,7 @@
 
 use axum::response::{IntoResponse, Response};
 use kohaku::accounts::Caller;
-use kohaku::accounts::{self, token_service, TokenRole};
+use kohaku::accounts::{token_service, user_service, TokenRole};
 use kohaku::orgs::{service, Role};
 use kohaku::{Error, Hub};
 use serde::Deserialize;
@@ -34,15 +34,6 @@ async fn require_admin(hub: &Hub, headers: &axum::http::HeaderMap) -> Result<(),
     } else {
         Err(Error::Forbidden("Hub administrators only".into()))
     }
-}
-
-#[derive(Deserialize)]
-struct NewUser {
-    username: String,
-    email: String,
-    password: String,
-    #[serde(default)]
-    admin: bool,
 }
 
 #[derive(Deserialize)]
@@ -79,52 +70,31 @@ struct NewToken {
 pub async fn route(ctx: Ctx, rest: &[&str]) -> ApiResult<Response> {
     require_admin(&ctx.hub, &ctx.headers).await?;
     let hub = ctx.hub.clone();
+    // Checked above: from here on the caller acts with the hub's full rights.
+    let system = Caller::system();
     let m = ctx.method.clone();
     let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
     let r: Vec<&str> = rest.iter().map(String::as_str).collect();
     use axum::http::Method;
     let v = match (r.as_slice(), m) {
-        (["users"], Method::GET) => json!(hub.db.call(|c| accounts::list_users(c)).await?),
+        (["users"], Method::GET) => json!(user_service::list(&hub, &system).await?),
         (["users"], Method::POST) => {
-            let b: NewUser = read_json(ctx.body, SMALL).await?;
-            json!(
-                hub.db
-                    .call(move |c| accounts::create_user(
-                        c,
-                        &b.username,
-                        &b.email,
-                        &b.password,
-                        b.admin
-                    ))
-                    .await?
-            )
+            let b: user_service::NewUser = read_json(ctx.body, SMALL).await?;
+            json!(user_service::create(&hub, &system, b).await?)
         }
         (["users", name], Method::DELETE) => {
-            let n = name.to_string();
-            hub.db.call(move |c| accounts::delete_user(c, &n)).await?;
-            json!({"success": true})
+            json!(user_service::delete(&hub, &system, name).await?)
         }
         (["users", name, "admin"], Method::PUT) => {
             let b: Flag = read_json(ctx.body, SMALL).await?;
-            let n = name.to_string();
-            hub.db
-                .call(move |c| accounts::set_admin(c, &n, b.admin))
-                .await?;
-            json!({"success": true})
+            json!(user_service::set_admin(&hub, &system, name, b.admin).await?)
         }
         (["users", name, "password"], Method::PUT) => {
             let b: Password = read_json(ctx.body, SMALL).await?;
-            let n = name.to_string();
-            hub.db
-                .call(move |c| {
-                    let u = accounts::require_user(c, &n)?;
-                    accounts::set_password(c, u.id, &u.username, &b.password)
-                })
-                .await?;
-            json!({"success": true})
+            json!(user_service::set_password(&hub, &system, name, &b.password).await?)
         }
         (["users", name, "tokens"], Method::GET) => {
-            json!(token_service::list(&hub, &Caller::system(), Some(name)).await?)
+            json!(token_service::list(&hub, &system, Some(name)).await?)
         }
         (["users", name, "tokens"], Method::POST) => {
             let b: NewToken = read_json(ctx.body, SMALL).await?;
@@ -135,15 +105,14 @@ pub async fn route(ctx: Ctx, rest: &[&str]) -> ApiResult<Response> {
             };
             let name_of_token = b.name.as_deref().unwrap_or("admin");
             let created =
-                token_service::create(&hub, &Caller::system(), Some(name), name_of_token, role)
-                    .await?;
+                token_service::create(&hub, &system, Some(name), name_of_token, role).await?;
             json!(created)
         }
         (["users", name, "tokens", id], Method::DELETE) => {
             let id: i64 = id
                 .parse()
                 .map_err(|_| Error::bad_request("Invalid token id"))?;
-            json!(token_service::revoke(&hub, &Caller::system(), Some(name), id).await?)
+            json!(token_service::revoke(&hub, &system, Some(name), id).await?)
         }
         (["orgs"], Method::GET) => json!(service::list(&hub).await?),
         (["orgs"], Method::POST) => {
@@ -154,15 +123,15 @@ pub async fn route(ctx: Ctx, rest: &[&str]) -> ApiResult<Response> {
                 description: b.description,
                 owner: Some(b.owner),
             };
-            json!(service::create(&hub, &Caller::system(), req).await?)
+            json!(service::create(&hub, &system, req).await?)
         }
         (["orgs", org, "members"], Method::POST) => {
             let b: Member = read_json(ctx.body, SMALL).await?;
             let role = Role::parse(b.role.as_deref().unwrap_or("member"))?;
-            json!(service::set_member(&hub, &Caller::system(), org, &b.username, role).await?)
+            json!(service::set_member(&hub, &system, org, &b.username, role).await?)
         }
         (["orgs", org, "members", user], Method::DELETE) => {
-            json!(service::remove_member(&hub, &Caller::system(), org, user).await?)
+            json!(service::remove_member(&hub, &system, org, user).await?)
         }
         _ => return Err(Error::no_route().into()),
     };
