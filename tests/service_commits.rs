@@ -207,7 +207,7 @@ db_test!(
             .try_commit(&bob, &private, "main", "x", &[file("a", b"1")])
             .await
             .unwrap_err();
-        assert_eq!(err.code(), Some("RepoNotFound"));
+        assert!(matches!(err, kohaku::Error::RepoNotFound(_)));
         let (_, ro) = t.token_caller(&alice.user, TokenRole::Read);
         let err = t
             .try_commit(&ro, &public, "main", "x", &[file("a", b"1")])

@@ -78,7 +78,7 @@ db_test!(
         for f in [read, perms::require_write, perms::require_admin] {
             for who in [Some(&bob), None] {
                 let err = check(f, &private, who).unwrap_err();
-                assert_eq!(err.code(), Some("RepoNotFound"), "{err:?}");
+                assert!(matches!(err, kohaku::Error::RepoNotFound(_)), "{err:?}");
             }
         }
         // Public: readable, so refusals say why.

@@ -56,7 +56,7 @@ db_test!(
         let err = t
             .db(move |c| refs::cas_ref(c, id, refs::MAIN, Some(&first), Some(&second)))
             .unwrap_err();
-        assert_eq!(err.code(), Some("RepoNotFound"));
+        assert!(matches!(err, kohaku::Error::RepoNotFound(_)));
     }
 );
 

@@ -168,7 +168,7 @@ db_test!(
         let err = t
             .db(|c| repos::get_repo(c, RepoType::Model, "bob", "model"))
             .unwrap_err();
-        assert_eq!(err.code(), Some("RepoNotFound"));
+        assert!(matches!(err, kohaku::Error::RepoNotFound(_)));
     }
 );
 
@@ -222,7 +222,7 @@ db_test!(
         let err = repos::move_repo(&t.hub, Some(&alice), RepoType::Model, "alice/zz", "alice/y")
             .await
             .unwrap_err();
-        assert_eq!(err.code(), Some("RepoNotFound"));
+        assert!(matches!(err, kohaku::Error::RepoNotFound(_)));
     }
 );
 
@@ -260,7 +260,7 @@ db_test!(
         let err = repos::delete_repo(&t.hub, Some(&alice), RepoType::Model, "alice", "m")
             .await
             .unwrap_err();
-        assert_eq!(err.code(), Some("RepoNotFound"));
+        assert!(matches!(err, kohaku::Error::RepoNotFound(_)));
         // The id can be used again, with a new row (and a new storage prefix).
         let again = t.repo(&alice, "alice/m").await;
         assert!(again.id > repo.id);
@@ -380,7 +380,7 @@ db_test!(
         let err = repos::update_settings(&t.hub, Some(&bob), &now, SettingsUpdate::default())
             .await
             .unwrap_err();
-        assert_eq!(err.code(), Some("RepoNotFound"));
+        assert!(matches!(err, kohaku::Error::RepoNotFound(_)));
         let clear = SettingsUpdate {
             private: Some(false),
             gated: Some(None),

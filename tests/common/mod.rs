@@ -3,11 +3,11 @@
 //! `db_test!` turns `async fn name(t) { ... }` into a module `name` with two tests, `sqlite`
 //! and `postgres`, each handing the body a ready [`TestHub`] (temp data dir, local storage).
 //! PostgreSQL runs when `KOHAKU_TEST_PG_URL` names a server (scripts/test.sh sets it): every
-//! test gets a database of its own there (`CREATE DATABASE`), dropped when the `TestHub` goes,
-//! on panic too. Without the variable the postgres variant says it was skipped and passes.
-//! `KOHAKU_TEST_PG_ISOLATION=schema` gives each test a schema in that database instead (as the
-//! e2e suite does): the same isolation for kohaku (everything it runs is schema-scoped,
-//! its advisory write lock included), about a second less per test.
+//! test gets a schema of its own in that database (as the e2e suite does; everything kohaku
+//! runs is schema-scoped, its advisory write lock included), dropped when the `TestHub` goes,
+//! on panic too. `KOHAKU_TEST_PG_ISOLATION=database` gives each test a database of its own
+//! instead (`CREATE DATABASE`, about a second more per test). Without the variable the
+//! postgres variant says it was skipped and passes.
 //!
 //! Helpers that call core functions whose signatures are likely to move (commits, repo
 //! creation) live here, so a change in `src/` means one edit, not fifty.
@@ -18,7 +18,7 @@ use kohaku::config::{Config, DatabaseTarget, Overrides};
 use kohaku::db::{Conn, Db};
 use kohaku::names::RepoType;
 use kohaku::repos::{self, CreateRepo, Repo};
-use kohaku::{Error, Hub, Result};
+use kohaku::{Hub, Result};
 
 /// A password every fixture user gets (passes the strength rule).
 pub const PASSWORD: &str = "correct-horse-battery-staple";
@@ -153,9 +153,9 @@ impl TestHub {
             .collect::<String>()
             .to_ascii_lowercase();
         let name = format!("kt_{short}_{}", &tag[..10]);
-        // `KOHAKU_TEST_PG_ISOLATION=schema`: a schema per test in the given database, about
-        // ten times cheaper to create than a database (what the e2e suite does).
-        let schema = std::env::var("KOHAKU_TEST_PG_ISOLATION").is_ok_and(|v| v == "schema");
+        // A schema per test in the given database (what the e2e suite does), about ten times
+        // cheaper to create than a database; `KOHAKU_TEST_PG_ISOLATION=database` for the latter.
+        let schema = std::env::var("KOHAKU_TEST_PG_ISOLATION").map_or(true, |v| v != "database");
         let admin = Db::open_with(&DatabaseTarget::Postgres(base.clone()), 1, false)
             .expect("connect to KOHAKU_TEST_PG_URL");
         let create = if schema {
@@ -417,9 +417,4 @@ pub fn deleted_folder(path: &str) -> serde_json::Value {
 /// An NDJSON `copyFile` line.
 pub fn copy_file(src: &str, dst: &str) -> serde_json::Value {
     serde_json::json!({"key": "copyFile", "value": {"srcPath": src, "path": dst}})
-}
-
-/// The HF error code a core error maps to (what `X-Error-Code` would carry).
-pub fn code(e: &Error) -> Option<&'static str> {
-    e.code()
 }
