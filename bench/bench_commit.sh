@@ -19,6 +19,7 @@ if [ -z "${KOHAKU_BIN:-}" ]; then
 fi
 export KOHAKU_HUB_DATA_DIR=$WORK/data KOHAKU_HUB_LISTEN=127.0.0.1:$PORT KOHAKU_HUB_LOG=warn
 rm -rf "$WORK/data" "$WORK/src"
+$KOHAKU_BIN init >/dev/null 2>&1
 $KOHAKU_BIN user create bench --email bench@example.com --password bench-password >/dev/null 2>&1
 TOKEN=$($KOHAKU_BIN token create --user bench)
 $KOHAKU_BIN serve >"$WORK/serve.log" 2>&1 &
