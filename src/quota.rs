@@ -1,6 +1,8 @@
 //! Storage quotas: per user/org (private and public) and per repository, enforced wherever
 //! bytes come in (preupload, LFS batch, commit, git push) or change buckets (visibility,
 //! move). Repo usage = regular files on `main` + unique LFS objects in its history.
+//! Kept up to date from each change by the ref-update pipeline (`commits::pipeline`);
+//! [`recalc_repo`] is the full walk that defines it (`kohaku quota recalculate`).
 
 use crate::db::{Conn, OptionalExtension};
 use crate::params;
@@ -91,18 +93,73 @@ pub async fn recalc_repo(hub: &Hub, repo_id: i64) -> Result<u64> {
         }
     }
     // Written only if main still points where it was measured: with several processes a
-    // slower recalculation of an older head must not overwrite a newer one's result.
+    // slower recalculation of an older head must not overwrite a newer one's result. In a
+    // write transaction, so no ref move (which adds its change to the stored value) lands
+    // between reading the LFS history and writing the total.
     hub.db
         .call(move |c| {
-            let used = regular + repo_lfs_bytes(c, repo_id)?;
-            c.execute(
+            let tx = crate::db::write_tx(c)?;
+            let used = regular + repo_lfs_bytes(&tx, repo_id)?;
+            tx.execute(
                 "UPDATE repos SET used_bytes = ?1 WHERE id = ?2 AND \
                  (SELECT target FROM refs WHERE repo_id = ?2 AND name = ?3) IS NOT DISTINCT FROM ?4",
                 params![used as i64, repo_id, refs::MAIN, head],
             )?;
+            tx.commit()?;
             Ok(used)
         })
         .await
+}
+
+/// What adding `rows` to the repo's LFS history adds to [`repo_lfs_bytes`], measured before
+/// they are inserted (in the same transaction): for plain objects, the growth of each oid's
+/// largest recorded size (all of it for an oid new to the history); for Xet objects new to the
+/// history, the stored bytes of the chunks the history does not use yet. Exact by the same
+/// definition, and its cost grows with the rows, not with the history.
+pub fn lfs_rows_bytes(
+    conn: &Conn,
+    repo_id: i64,
+    rows: &[crate::commits::apply::LfsAdded],
+) -> Result<u64> {
+    use crate::xet::usage;
+    let mut biggest: std::collections::BTreeMap<&str, u64> = Default::default();
+    for r in rows {
+        let e = biggest.entry(r.oid.as_str()).or_default();
+        *e = (*e).max(r.size);
+    }
+    let mut total = 0u64;
+    let mut added = usage::Ranges::new();
+    for (oid, size) in biggest {
+        let (known, had): (Option<i64>, i64) = conn.query_row(
+            "SELECT MAX(size), COUNT(*) FROM lfs_history WHERE repo_id = ?1 AND oid = ?2",
+            params![repo_id, oid],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let xet: Option<Option<String>> = conn
+            .query_row(
+                "SELECT xet_hash FROM lfs_objects WHERE oid = ?1",
+                [oid],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if xet.flatten().is_none() {
+            // `repo_lfs_bytes` counts an object without a Xet hash (or row) at its largest size.
+            total += size.saturating_sub(known.unwrap_or(0).max(0) as u64);
+        } else if had == 0 {
+            for (xorb, r) in usage::object_ranges(conn, oid)? {
+                added.entry(xorb).or_default().extend(r);
+            }
+        }
+    }
+    for (xorb, new) in added {
+        let old = usage::repo_ranges(conn, repo_id, Some(&xorb))?
+            .remove(&xorb)
+            .unwrap_or_default();
+        let before = usage::xorb_range_bytes(conn, &xorb, old.clone())?;
+        let after = usage::xorb_range_bytes(conn, &xorb, old.into_iter().chain(new).collect())?;
+        total += after.saturating_sub(before);
+    }
+    Ok(total)
 }
 
 /// Ids of a namespace's repositories (for recalculation).

@@ -1,26 +1,25 @@
 //! Turning a parsed commit request into a git commit and moving the branch by CAS.
 
 use crate::db::Conn;
-use crate::params;
 
 use super::ops::{CommitRequest, Op};
+use super::pipeline::{self, RefMove, Source};
 use super::tree_edit::TreeEditor;
 use crate::accounts::Caller;
-use crate::db::now_str;
 use crate::error::{Error, Result};
 use crate::git::commit::compose_message;
 use crate::git::tree::{MODE_FILE, MODE_TREE};
 use crate::git::{Commit, Kind, Pointer, Signature};
 use crate::hub::Hub;
 use crate::lfs;
-use crate::repos::refs::{self, cas_ref, get_ref};
-use crate::repos::{touch, Repo};
+use crate::repos::refs::{self, get_ref};
+use crate::repos::Repo;
 
 /// How long a commit without `parentCommit` keeps rebuilding on a moving head (writers of
 /// other processes) before it answers 503 with `Retry-After`.
 const COMMIT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// An LFS file written by a commit (feeds the LFS history index).
+/// An LFS file written by a commit or push (a row of the LFS history index).
 #[derive(Debug, Clone)]
 pub struct LfsAdded {
     pub path: String,
@@ -53,32 +52,6 @@ pub fn signature_for(caller: &Caller) -> Signature {
         .clone()
         .unwrap_or_else(|| format!("{}@users.noreply.kohaku", caller.user.username));
     Signature::now(&caller.user.username, &email)
-}
-
-/// Record the LFS files a commit added, then move the ref; all in one transaction.
-pub fn finish_ref_move(
-    conn: &mut Conn,
-    repo_id: i64,
-    branch: &str,
-    old: Option<&str>,
-    new: &str,
-    lfs: &[LfsAdded],
-) -> Result<bool> {
-    let tx = crate::db::write_tx(conn)?;
-    crate::lfs::ensure_present(&tx, lfs.iter().map(|f| f.oid.as_str()))?;
-    if !cas_ref(&tx, repo_id, branch, old, Some(new))? {
-        return Ok(false);
-    }
-    let now = now_str();
-    for f in lfs {
-        tx.execute(
-            "INSERT INTO lfs_history (repo_id, path, oid, size, commit_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![repo_id, f.path, f.oid, f.size as i64, new, now],
-        )?;
-    }
-    touch(&tx, repo_id)?;
-    tx.commit()?;
-    Ok(true)
 }
 
 /// Check LFS references and fix their sizes; returns the resolved ops and LFS additions.
@@ -177,13 +150,7 @@ pub async fn create_commit(
             _ => None,
         })
         .collect();
-    let r = repo.clone();
-    hub.db
-        .call(move |c| {
-            let extra = regular + crate::quota::new_lfs_bytes(c, r.id, &lfs_objs)?;
-            crate::quota::check_repo(c, &r, extra)
-        })
-        .await?;
+    super::pipeline::precheck(hub, repo, regular, lfs_objs).await?;
     // Pointer blobs for LFS additions are written once, before any retry.
     let mut lfs_added = Vec::new();
     let mut pointer_oids = Vec::new();
@@ -331,14 +298,15 @@ pub async fn create_commit(
             message: message.clone(),
         };
         let new_id = hub.objects.write_commit(repo.id, &commit).await?;
-        let (id, b, h, n) = (repo.id, branch.to_string(), head.clone(), new_id.clone());
-        let moved = hub
+        let mv = RefMove::prepare(hub, repo.id, branch, Some(&head), Some(&new_id), added).await?;
+        let id = repo.id;
+        let outcome = hub
             .db
-            .call(move |c| finish_ref_move(c, id, &b, Some(&h), &n, &added))
+            .call(move |c| pipeline::apply(c, id, &[mv], true, Source::Commit))
             .await?;
-        if moved {
+        if let Some(Ok(event)) = outcome.into_iter().next() {
             drop(turn);
-            crate::quota::recalc_repo(hub, repo.id).await?;
+            tracing::debug!(?event, "branch moved by a commit");
             return Ok(new_id);
         }
         if req.header.parent_commit.is_some() {

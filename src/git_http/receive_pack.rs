@@ -4,11 +4,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::params;
-
 use crate::accounts::Caller;
 use crate::commits::apply::LfsAdded;
-use crate::db::now_str;
+use crate::commits::pipeline::{self, RefMove, Refused, Source};
 use crate::error::{Error, Result};
 use crate::git::commit::check_no_nul;
 use crate::git::object::is_sha1_hex;
@@ -18,8 +16,8 @@ use crate::git::tree::{parse_tree, MODE_EXEC, MODE_FILE, MODE_SUBMODULE, MODE_SY
 use crate::git::{Commit, Kind, Pointer, Tag};
 use crate::hub::Hub;
 use crate::names::{check_path_component, validate_ref_name};
-use crate::repos::refs::{cas_ref, get_ref, MAIN};
-use crate::repos::{touch, Repo};
+use crate::repos::refs::{get_ref, MAIN};
+use crate::repos::Repo;
 
 /// Blob and tree writes in flight at once while a push is stored.
 const PARALLEL_WRITES: usize = 16;
@@ -442,15 +440,7 @@ pub async fn receive(
         .filter_map(|o| Pointer::parse(&o.data))
         .map(|p| (p.oid, p.size))
         .collect();
-    let r = repo.clone();
-    let quota = hub
-        .db
-        .call(move |c| {
-            let extra = regular + crate::quota::new_lfs_bytes(c, r.id, &lfs_objs)?;
-            crate::quota::check_repo(c, &r, extra)
-        })
-        .await;
-    if let Err(e) = quota {
+    if let Err(e) = pipeline::precheck(hub, repo, regular, lfs_objs).await {
         return Ok(fail_all(e.to_string(), &req.commands));
     }
 
@@ -503,7 +493,7 @@ pub async fn receive(
         }
     }
 
-    // Move refs: all in one transaction when atomic, else one by one.
+    // Move refs through the pipeline, in one transaction (undone as a whole when atomic).
     let mut moves = Vec::new();
     for (cmd, (_, r)) in req.commands.iter().zip(&results) {
         if r.is_ok() {
@@ -512,70 +502,53 @@ pub async fn receive(
             } else {
                 Vec::new()
             };
-            moves.push((cmd.clone(), lfs));
+            let old = (cmd.old != ZERO).then_some(cmd.old.as_str());
+            let new = (cmd.new != ZERO).then_some(cmd.new.as_str());
+            moves.push(RefMove::prepare(hub, repo.id, &cmd.name, old, new, lfs).await?);
         }
     }
     let (repo_id, atomic) = (repo.id, req.atomic);
+    let names: Vec<String> = moves.iter().map(|m| m.name.clone()).collect();
     let outcomes = hub
         .db
-        .call(move |c| {
-            let tx = crate::db::write_tx(c)?;
-            crate::lfs::ensure_present(&tx, moves.iter().flat_map(|(_, l)| l.iter().map(|f| f.oid.as_str())))?;
-            let mut out: Vec<(String, Result<(), String>)> = Vec::new();
-            for (cmd, lfs) in &moves {
-                let old = (cmd.old != ZERO).then_some(cmd.old.as_str());
-                let new = (cmd.new != ZERO).then_some(cmd.new.as_str());
-                // A new ref that clashes with another (`a` beside `a/b`) is refused here, in
-                // the transaction that creates it, so concurrent pushes cannot both succeed.
-                let moved = match cas_ref(&tx, repo_id, &cmd.name, old, new) {
-                    Ok(true) => Ok(()),
-                    Ok(false) => Err(
-                        "failed to update ref: it moved since you fetched (fetch first)".to_string(),
-                    ),
-                    Err(Error::Conflict { message, .. }) => Err(message),
-                    Err(e) => return Err(e),
-                };
-                match moved {
-                    Ok(()) => {
-                        let now = now_str();
-                        for f in lfs {
-                            tx.execute(
-                                "INSERT INTO lfs_history (repo_id, path, oid, size, commit_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                                params![repo_id, f.path, f.oid, f.size as i64, cmd.new, now],
-                            )?;
-                        }
-                    }
-                    Err(why) if atomic => {
-                        // Dropping the transaction undoes the refs moved so far.
-                        return Ok(moves
-                            .iter()
-                            .map(|(m, _)| {
-                                let r = if m.name == cmd.name {
-                                    why.clone()
-                                } else {
-                                    "atomic push failed".to_string()
-                                };
-                                (m.name.clone(), Err(r))
-                            })
-                            .collect());
-                    }
-                    Err(_) => {}
-                }
-                out.push((cmd.name.clone(), moved));
-            }
-            touch(&tx, repo_id)?;
-            tx.commit()?;
-            Ok(out)
-        })
+        .call(move |c| pipeline::apply(c, repo_id, &moves, atomic, Source::Push))
         .await?;
-    for (name, moved) in outcomes {
-        if let Err(why) = moved {
-            if let Some(slot) = results.iter_mut().find(|(n, _)| *n == name) {
-                slot.1 = Err(why);
+    let refused = |r: &Refused| match r {
+        Refused::Moved => {
+            "failed to update ref: it moved since you fetched (fetch first)".to_string()
+        }
+        Refused::Conflict(message) => message.clone(),
+    };
+    let failed_atomic = atomic && outcomes.iter().any(|o| o.is_err());
+    if failed_atomic {
+        // Nothing moved: the refusing ref says why, the others that the push was atomic.
+        let why = outcomes.iter().find_map(|o| o.as_ref().err()).map(refused);
+        let failing = names.get(outcomes.len().saturating_sub(1)).cloned();
+        let refs = names
+            .into_iter()
+            .map(|n| {
+                let r = match (&why, Some(&n) == failing.as_ref()) {
+                    (Some(w), true) => w.clone(),
+                    _ => "atomic push failed".to_string(),
+                };
+                (n, Err(r))
+            })
+            .collect();
+        return Ok(Report {
+            unpack: Ok(()),
+            refs,
+        });
+    }
+    for (name, outcome) in names.iter().zip(&outcomes) {
+        match outcome {
+            Ok(event) => tracing::debug!(?event, "ref moved by a push"),
+            Err(r) => {
+                if let Some(slot) = results.iter_mut().find(|(n, _)| n == name) {
+                    slot.1 = Err(refused(r));
+                }
             }
         }
     }
-    crate::quota::recalc_repo(hub, repo.id).await?;
     Ok(Report {
         unpack: Ok(()),
         refs: results,

@@ -9,13 +9,14 @@
 use std::collections::HashSet;
 
 use crate::accounts::Caller;
+use crate::commits::pipeline::{self, RefMove, Source};
 use crate::db::{now_str, write_tx, Conn, OptionalExtension};
 use crate::error::{Error, Result};
 use crate::git::object::is_sha256_hex;
 use crate::git::{Kind, Pointer};
 use crate::hub::Hub;
 use crate::params;
-use crate::repos::refs::{cas_ref, list_refs};
+use crate::repos::refs::list_refs;
 use crate::repos::{touch, Repo};
 
 /// One LFS object of a repository's history.
@@ -178,16 +179,26 @@ pub async fn delete(
             }
         }
     }
-    let (rid, m, o) = (repo.id, moves.clone(), oids.clone());
+    let mut prepared = Vec::new();
+    for (name, old, new) in &moves {
+        prepared
+            .push(RefMove::prepare(hub, repo.id, name, Some(old), Some(new), Vec::new()).await?);
+    }
+    let (rid, o) = (repo.id, oids.clone());
     let purged = hub
         .db
         .call(move |c| {
             let tx = write_tx(c)?;
-            for (name, old, new) in &m {
-                if !cas_ref(&tx, rid, name, Some(old), Some(new))? {
-                    return Err(changed(name));
+            // Rewritten refs go through the ref-update pipeline; their usage change (regular
+            // files of a rewritten main) plus the LFS bytes the history loses are added below.
+            let mut delta = 0i64;
+            for m in &prepared {
+                match pipeline::move_in_tx(&tx, rid, m, Source::LfsDeletion)? {
+                    Ok(event) => delta += event.usage_delta,
+                    Err(_) => return Err(changed(&m.name)),
                 }
             }
+            let lfs_before = crate::quota::repo_lfs_bytes(&tx, rid)? as i64;
             // A ref deleted meanwhile is harmless; one created or moved may use the objects.
             if let Some((name, _)) = list_refs(&tx, rid)?
                 .into_iter()
@@ -230,6 +241,9 @@ pub async fn delete(
                     purged.push((oid.clone(), key));
                 }
             }
+            // Deletions are rare: the history's LFS bytes are measured before and after.
+            delta += crate::quota::repo_lfs_bytes(&tx, rid)? as i64 - lfs_before;
+            pipeline::add_usage(&tx, rid, delta)?;
             touch(&tx, rid)?;
             tx.commit()?;
             Ok(purged)
@@ -242,7 +256,6 @@ pub async fn delete(
             tracing::warn!(key, error = %e, "could not delete a purged LFS object now");
         }
     }
-    crate::quota::recalc_repo(hub, repo.id).await?;
     Ok(Deleted {
         files: oids,
         rewritten: moves,

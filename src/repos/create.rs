@@ -2,9 +2,10 @@
 
 use crate::params;
 
-use super::refs::{cas_ref, MAIN};
+use super::refs::MAIN;
 use super::{find_repo, get_repo, Lookup, Repo};
 use crate::accounts::Caller;
+use crate::commits::pipeline::{self, RefMove, Source};
 use crate::db::{is_unique_violation, now_str, OptionalExtension};
 use crate::error::{Error, Result};
 use crate::git::commit::compose_message;
@@ -199,6 +200,8 @@ async fn initialise(hub: &Hub, repo: &Repo, readme: Option<&str>) -> Result<()> 
         message: compose_message("initial commit", ""),
     };
     let commit_id = hub.objects.write_commit(repo.id, &commit).await?;
+    // Through the ref-update pipeline, so the new repo's usage counts its first files.
+    let mv = RefMove::prepare(hub, repo.id, MAIN, None, Some(&commit_id), Vec::new()).await?;
     let (id, t, ns, name) = (
         repo.id,
         repo.repo_type,
@@ -208,7 +211,9 @@ async fn initialise(hub: &Hub, repo: &Repo, readme: Option<&str>) -> Result<()> 
     hub.db
         .call(move |c| {
             let tx = crate::db::write_tx(c)?;
-            cas_ref(&tx, id, MAIN, None, Some(&commit_id))?;
+            if let Ok(event) = pipeline::move_in_tx(&tx, id, &mv, Source::Create)? {
+                pipeline::add_usage(&tx, id, event.usage_delta)?;
+            }
             tx.execute(
                 "DELETE FROM repo_redirects WHERE repo_type = ?1 AND lower(namespace) = ?2 AND lower(name) = ?3",
                 params![t.as_str(), ns.to_ascii_lowercase(), name.to_ascii_lowercase()],

@@ -8,9 +8,10 @@ use std::collections::HashSet;
 use futures_util::StreamExt;
 
 use super::create::{insert_row, undo_if_failed, CreateRepo};
-use super::refs::{cas_ref, list_refs};
+use super::refs::list_refs;
 use super::{touch, Repo};
 use crate::accounts::Caller;
+use crate::commits::pipeline::{self, RefMove, Source};
 use crate::db::{now_str, write_tx};
 use crate::error::{Error, Result};
 use crate::git::tree::{parse_tree, MODE_SUBMODULE};
@@ -113,8 +114,11 @@ async fn fill(hub: &Hub, source: &Repo, target: &Repo, refs: &[(String, String)]
     hub.db
         .call(move |c| {
             let tx = write_tx(c)?;
+            // Through the ref-update pipeline (events); the usage is set by the full
+            // recalculation once the copy is done, as the history is copied wholesale.
             for (name, oid) in &refs {
-                cas_ref(&tx, dst, name, None, Some(oid))?;
+                let mv = RefMove::unmeasured(name, None, Some(oid));
+                let _event = pipeline::move_in_tx(&tx, dst, &mv, Source::Duplicate)?;
             }
             tx.execute(
                 "INSERT INTO lfs_history (repo_id, path, oid, size, commit_id, created_at) \

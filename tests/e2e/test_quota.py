@@ -130,3 +130,94 @@ def test_lfs_settings(hub, http, quser):
     for bad in ({"lfs_threshold_bytes": 100}, {"lfs_keep_versions": 1}, {"lfs_suffix_rules": ["../x"]}, {"lfs_suffix_rules": "csv"}, {"nonsense": 1}):
         assert http.put(f"/api/models/{rid}/settings", json=bad, headers=auth(hub, name)).status_code == 400, bad
     assert http.put(f"/api/models/{rid}/settings", json={"lfs_keep_versions": 4}, headers=auth(hub, "bob")).status_code == 403
+
+
+def test_usage_kept_from_changes_equals_full_walk(hub, http, quser, tmp_path):
+    """Usage is updated from each change (commits, pushes, ref deletions, LFS-file deletion,
+    squash); after every step it equals what the full walk (`quota recalculate`) computes."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationCopy, CommitOperationDelete
+
+    name, api = quser
+    rid = f"{name}/usage"
+    api.create_repo(rid)
+
+    def used():
+        return http.get(f"/api/quota/repo/model/{rid}", headers=auth(hub, name)).json()["used_bytes"]
+
+    def check(step):
+        kept = used()
+        walked = json.loads(hub.cli("quota", "recalculate", name, "--json").stdout)["used_bytes"]
+        assert kept == walked == used(), f"after {step}: kept {kept}, full walk {walked}"
+        return kept
+
+    check("create")
+    lfs_a, lfs_b = os.urandom(3000), os.urandom(5000)
+    api.create_commit(rid, commit_message="mix", operations=[
+        CommitOperationAdd("a.txt", b"a" * 100),
+        CommitOperationAdd("d/b.txt", b"b" * 200),
+        CommitOperationAdd("d/e/c.txt", b"c" * 300),
+        CommitOperationAdd("w.bin", lfs_a),
+        CommitOperationAdd("d/w2.bin", lfs_a),
+    ])
+    check("first commit")
+    api.create_commit(rid, commit_message="edit", operations=[
+        CommitOperationAdd("a.txt", b"A" * 1000),
+        CommitOperationDelete("d/b.txt"),
+        CommitOperationCopy("d/e/c.txt", "copy/c.txt"),
+        CommitOperationAdd("x.bin", lfs_b),
+    ])
+    check("edit, delete, copy")
+    api.create_commit(rid, commit_message="folder", operations=[CommitOperationDelete("d/")])
+    check("folder delete")
+    api.create_branch(rid, branch="dev")
+    api.upload_file(path_or_fileobj=b"dev only" * 50, path_in_repo="dev.txt", repo_id=rid, revision="dev")
+    api.upload_file(path_or_fileobj=os.urandom(4000), path_in_repo="dev.bin", repo_id=rid, revision="dev")
+    check("commits on a branch")
+
+    # Pushes: a fast-forward of main, a new branch, a forced main, a branch deletion.
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_LFS_SKIP_SMUDGE="1", GIT_CONFIG_NOSYSTEM="1", HOME=str(tmp_path))
+    host = hub.endpoint.split("://")[1]
+    d = tmp_path / "c"
+    remote = f"http://x:{hub.tokens[name]}@{host}/{rid}"
+    subprocess.run(["git", "clone", "-q", remote, str(d)], env=env, check=True)
+
+    def git(*args):
+        r = subprocess.run(["git", "-c", "user.name=a", "-c", "user.email=a@b.c", *args], cwd=d, env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    (d / "pushed.txt").write_bytes(b"p" * 777)
+    (d / "sub").mkdir()
+    (d / "sub" / "q.txt").write_bytes(b"q" * 333)
+    (d / "a.txt").write_bytes(b"short")
+    git("add", "-A")
+    git("commit", "-qm", "push")
+    git("push", "-q", "origin", "main")
+    check("push to main")
+    git("checkout", "-q", "-b", "feature")
+    (d / "feature.txt").write_bytes(b"f" * 4444)
+    git("add", "-A")
+    git("commit", "-qm", "feature")
+    git("push", "-q", "origin", "feature")
+    check("push of a new branch")
+    git("checkout", "-q", "main")
+    git("reset", "-q", "--hard", "HEAD~1")
+    (d / "other.txt").write_bytes(b"o" * 1234)
+    git("add", "-A")
+    git("commit", "-qm", "rewrite")
+    git("push", "-q", "--force", "origin", "main")
+    check("forced push to main")
+    git("push", "-q", "origin", "feature:main", "--force")
+    check("main replaced by another branch")
+    git("push", "-q", "origin", ":feature")
+    api.delete_branch(rid, branch="dev")
+    check("branch deletions")
+
+    # LFS-file deletion with history rewrite, then a squash of main.
+    files = {f.file_oid: f for f in api.list_lfs_files(rid)}
+    doomed = [f for f in files.values() if f.filename == "x.bin"]
+    api.permanently_delete_lfs_files(rid, doomed, rewrite_history=True)
+    check("LFS-file deletion")
+    api.super_squash_history(rid, commit_message="squashed")
+    check("squash")
+    assert used() > 0
