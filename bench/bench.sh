@@ -19,6 +19,7 @@ KOHAKU=${CARGO_TARGET_DIR:-target}/release/kohaku
 export KOHAKU_HUB_DATA_DIR=$WORK/data KOHAKU_HUB_LISTEN=127.0.0.1:$PORT KOHAKU_HUB_LOG=warn
 export KOHAKU_HUB_LFS_MULTIPART_THRESHOLD_BYTES=$((4 << 30))
 rm -rf "$WORK/data"
+$KOHAKU init >/dev/null
 $KOHAKU user create bench --email bench@example.com --password bench-password >/dev/null 2>&1
 TOKEN=$($KOHAKU token create --user bench)
 $KOHAKU serve >"$WORK/serve.log" 2>&1 &
