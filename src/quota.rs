@@ -151,15 +151,7 @@ pub fn lfs_rows_bytes(
             }
         }
     }
-    for (xorb, new) in added {
-        let old = usage::repo_ranges(conn, repo_id, Some(&xorb))?
-            .remove(&xorb)
-            .unwrap_or_default();
-        let before = usage::xorb_range_bytes(conn, &xorb, old.clone())?;
-        let after = usage::xorb_range_bytes(conn, &xorb, old.into_iter().chain(new).collect())?;
-        total += after.saturating_sub(before);
-    }
-    Ok(total)
+    Ok(total + xorb_growth(conn, repo_id, added)?)
 }
 
 /// Ids of a namespace's repositories (for recalculation).
@@ -309,15 +301,7 @@ pub fn new_lfs_bytes(conn: &Conn, repo_id: i64, objects: &[(String, u64)]) -> Re
             added.entry(xorb).or_default().extend(r);
         }
     }
-    for (xorb, new) in added {
-        let old = usage::repo_ranges(conn, repo_id, Some(&xorb))?
-            .remove(&xorb)
-            .unwrap_or_default();
-        let before = usage::xorb_range_bytes(conn, &xorb, old.clone())?;
-        let after = usage::xorb_range_bytes(conn, &xorb, old.into_iter().chain(new).collect())?;
-        total += after.saturating_sub(before);
-    }
-    Ok(total)
+    Ok(total + xorb_growth(conn, repo_id, added)?)
 }
 
 /// Set a namespace's quotas (`Some(None)`: unlimited, `None`: unchanged).
@@ -359,6 +343,21 @@ pub fn repo_quota(conn: &Conn, repo_id: i64) -> Result<(Option<u64>, u64)> {
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     Ok((q.map(|v| v as u64), u as u64))
+}
+
+/// The stored bytes that chunk ranges `added` add to what `repo_id`'s Xet files already use.
+fn xorb_growth(conn: &Conn, repo_id: i64, added: crate::xet::usage::Ranges) -> Result<u64> {
+    use crate::xet::usage;
+    let mut total = 0u64;
+    for (xorb, new) in added {
+        let old = usage::repo_ranges(conn, repo_id, Some(&xorb))?
+            .remove(&xorb)
+            .unwrap_or_default();
+        let before = usage::xorb_range_bytes(conn, &xorb, old.clone())?;
+        let after = usage::xorb_range_bytes(conn, &xorb, old.into_iter().chain(new).collect())?;
+        total += after.saturating_sub(before);
+    }
+    Ok(total)
 }
 
 #[cfg(test)]
