@@ -358,6 +358,15 @@ def test_hand_written_pointer_is_refused(api, bob_api, http, hub):
     ]) + "\n"
     r = http.post(f"/api/models/{mine}/commit/main", content=ndjson, headers={**auth(hub, "bob"), "content-type": "application/x-ndjson"})
     assert r.status_code == 400 and "has not been uploaded" in r.headers["x-error-message"], r.text
+    # The refusal says nothing that tells alice's stored object from one nobody has.
+    nobody = sha256(os.urandom(16))
+    other = base64.b64encode(pointer.replace(sha256(secret), nobody).encode()).decode()
+    ndjson2 = ndjson.replace(base64.b64encode(pointer.encode()).decode(), other)
+    assert ndjson2 != ndjson
+    r2 = http.post(f"/api/models/{mine}/commit/main", content=ndjson2, headers={**auth(hub, "bob"), "content-type": "application/x-ndjson"})
+    assert r2.status_code == r.status_code
+    assert r2.headers["x-error-message"].replace(nobody, "X") == r.headers["x-error-message"].replace(sha256(secret), "X")
+    assert r2.json()["error"].replace(nobody, "X") == r.json()["error"].replace(sha256(secret), "X")
     assert bob_api.model_info(mine).sha == head
     assert http.get(f"/{mine}/resolve/main/p.bin").status_code == 404
 

@@ -30,7 +30,6 @@ pub async fn list(ctx: Ctx, id: RepoRef) -> ApiResult<Response> {
         .db
         .call(move |c| repo_files::list(c, rid, offset, limit))
         .await?;
-    let full = files.len() as u64 == limit;
     let items: Vec<Value> = files
         .into_iter()
         .map(|f| {
@@ -44,18 +43,9 @@ pub async fn list(ctx: Ctx, id: RepoRef) -> ApiResult<Response> {
             })
         })
         .collect();
-    let mut resp = axum::Json(Value::Array(items)).into_response();
-    if full {
-        super::set_next_link(
-            &mut resp,
-            &hub,
-            &ctx.path,
-            &ctx.query,
-            "cursor",
-            offset + limit,
-        );
-    }
-    Ok(resp)
+    Ok(super::cursor_page(
+        &hub, &ctx.path, &ctx.query, items, offset, limit,
+    ))
 }
 
 #[derive(Deserialize)]

@@ -345,6 +345,24 @@ pub fn json(v: serde_json::Value) -> Response {
     axum::Json(v).into_response()
 }
 
+/// One page of an offset-paginated list as a JSON array, with `Link` to the next page when this
+/// one is full (the client stops at the first page without one).
+pub fn cursor_page(
+    hub: &Hub,
+    ctx_path: &str,
+    query: &Query,
+    items: Vec<serde_json::Value>,
+    offset: u64,
+    limit: u64,
+) -> Response {
+    let full = items.len() as u64 == limit;
+    let mut resp = axum::Json(serde_json::Value::Array(items)).into_response();
+    if full {
+        set_next_link(&mut resp, hub, ctx_path, query, "cursor", offset + limit);
+    }
+    resp
+}
+
 /// Add `Link: <next page>; rel="next"`: the request's absolute URL with `key=value` set and
 /// every other query parameter kept (the HF client re-sends none of them).
 pub fn set_next_link(

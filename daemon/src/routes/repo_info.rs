@@ -194,16 +194,11 @@ pub async fn list(ctx: Ctx, t: RepoType) -> ApiResult<Response> {
             Ok(out)
         })
         .await?;
-    let full = rows.len() as u64 == limit;
     let items: Vec<Value> = rows
         .into_iter()
         .map(|(r, sha)| list_item(&r, sha))
         .collect();
-    let mut resp = axum::Json(Value::Array(items)).into_response();
-    if full {
-        super::set_next_link(&mut resp, &hub, &ctx.path, q, "cursor", offset + limit);
-    }
-    Ok(resp)
+    Ok(super::cursor_page(&hub, &ctx.path, q, items, offset, limit))
 }
 
 /// `GET /api/users/{username}/repos`: the readable repos of a user or org, grouped by type.
@@ -261,7 +256,6 @@ pub async fn storage_list(ctx: Ctx, org: Option<&str>) -> ApiResult<Response> {
         .db
         .call(move |c| repos::namespace_storage(c, &caller, &ns, offset, limit))
         .await?;
-    let full = rows.len() as u64 == limit;
     let items: Vec<Value> = rows
         .into_iter()
         .map(|(r, used)| {
@@ -280,16 +274,7 @@ pub async fn storage_list(ctx: Ctx, org: Option<&str>) -> ApiResult<Response> {
             })
         })
         .collect();
-    let mut resp = axum::Json(Value::Array(items)).into_response();
-    if full {
-        super::set_next_link(
-            &mut resp,
-            &hub,
-            &ctx.path,
-            &ctx.query,
-            "cursor",
-            offset + limit,
-        );
-    }
-    Ok(resp)
+    Ok(super::cursor_page(
+        &hub, &ctx.path, &ctx.query, items, offset, limit,
+    ))
 }

@@ -63,6 +63,24 @@ fn gone(path: &str, oid: &str) -> ApiError {
     )))
 }
 
+/// The part of a `size`-byte file a request asks for (`Range`, else all of it), with the
+/// status and the `Content-Range` / `Content-Length` headers that answer it.
+fn byte_range(
+    req: &HeaderMap,
+    headers: &mut HeaderMap,
+    size: u64,
+) -> ApiResult<(StatusCode, u64, u64)> {
+    let answer = match parse_range(req.get("range"), size)? {
+        Some((s, e)) => {
+            headers.insert("content-range", hv(&format!("bytes {s}-{e}/{size}")));
+            (StatusCode::PARTIAL_CONTENT, s, e - s + 1)
+        }
+        None => (StatusCode::OK, 0, size),
+    };
+    headers.insert("content-length", hv(&answer.2.to_string()));
+    Ok(answer)
+}
+
 /// Does `If-None-Match` name `etag` (weak or strong, or `*`)?
 fn matches_if_none_match(headers: &HeaderMap, etag: &str) -> bool {
     headers
@@ -325,15 +343,7 @@ pub async fn resolve(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<
         }
         return Ok((StatusCode::FOUND, headers).into_response());
     }
-    let range = parse_range(ctx.headers.get("range"), size)?;
-    let (status, start, len) = match range {
-        Some((s, e)) => {
-            headers.insert("content-range", hv(&format!("bytes {s}-{e}/{size}")));
-            (StatusCode::PARTIAL_CONTENT, s, e - s + 1)
-        }
-        None => (StatusCode::OK, 0, size),
-    };
-    headers.insert("content-length", hv(&len.to_string()));
+    let (status, start, len) = byte_range(&ctx.headers, &mut headers, size)?;
 
     if ctx.method == Method::HEAD {
         return Ok((status, headers).into_response());
@@ -391,14 +401,7 @@ pub async fn raw(ctx: Ctx, id: RepoRef, rev: &str, path: &str) -> ApiResult<Resp
         hv(&format!("inline; filename=\"{file_name}\"")),
     );
     let size = file.info.size;
-    let (status, start, len) = match parse_range(ctx.headers.get("range"), size)? {
-        Some((s, e)) => {
-            headers.insert("content-range", hv(&format!("bytes {s}-{e}/{size}")));
-            (StatusCode::PARTIAL_CONTENT, s, e - s + 1)
-        }
-        None => (StatusCode::OK, 0, size),
-    };
-    headers.insert("content-length", hv(&len.to_string()));
+    let (status, start, len) = byte_range(&ctx.headers, &mut headers, size)?;
     if ctx.method == Method::HEAD {
         return Ok((status, headers).into_response());
     }

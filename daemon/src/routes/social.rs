@@ -137,7 +137,6 @@ pub async fn likers(ctx: Ctx, id: RepoRef) -> ApiResult<Response> {
         .db
         .call(move |c| likes::likers(c, r, offset, limit))
         .await?;
-    let full = rows.len() as u64 == limit;
     let items: Vec<Value> = rows
         .into_iter()
         .map(|(u, f, at)| {
@@ -149,18 +148,9 @@ pub async fn likers(ctx: Ctx, id: RepoRef) -> ApiResult<Response> {
             })
         })
         .collect();
-    let mut resp = axum::Json(Value::Array(items)).into_response();
-    if full {
-        super::set_next_link(
-            &mut resp,
-            &hub,
-            &ctx.path,
-            &ctx.query,
-            "cursor",
-            offset + limit,
-        );
-    }
-    Ok(resp)
+    Ok(super::cursor_page(
+        &hub, &ctx.path, &ctx.query, items, offset, limit,
+    ))
 }
 
 /// `GET /api/users/{username}/likes`
@@ -174,23 +164,13 @@ pub async fn user_likes(ctx: Ctx, username: &str) -> ApiResult<Response> {
         .db
         .call(move |c| likes::liked_by(c, &name, caller.as_ref(), offset, limit))
         .await?;
-    let full = rows.len() as u64 == limit;
     let items: Vec<Value> = rows
         .iter()
         .map(|(r, at)| json!({"createdAt": at, "repo": {"name": r.full_id(), "type": r.repo_type.as_str()}}))
         .collect();
-    let mut resp = axum::Json(Value::Array(items)).into_response();
-    if full {
-        super::set_next_link(
-            &mut resp,
-            &hub,
-            &ctx.path,
-            &ctx.query,
-            "cursor",
-            offset + limit,
-        );
-    }
-    Ok(resp)
+    Ok(super::cursor_page(
+        &hub, &ctx.path, &ctx.query, items, offset, limit,
+    ))
 }
 
 /// `GET /api/{type}s/{id}/stats`
